@@ -1,1 +1,22 @@
-console.log("fermix")
+import { ConfigError, DataError } from '@fermix/core';
+import { UsageError } from './commands/train.js';
+import { createProgram } from './program.js';
+
+/** Known mistakes print their message alone; anything else prints its stack for a bug report. */
+function report(err: unknown): number {
+  const e = err as Error;
+  if (e instanceof ConfigError || e instanceof UsageError || e instanceof DataError || e?.name === 'ConfigError') {
+    process.stderr.write(`fermix: ${e.message}\n`);
+    return 2;
+  }
+  process.stderr.write(`fermix: ${e?.stack ?? String(err)}\n`);
+  return 1;
+}
+
+const program = createProgram((code) => {
+  code.then(
+    (c) => (process.exitCode = c),
+    (err) => (process.exitCode = report(err)),
+  );
+});
+program.parseAsync(process.argv).catch((err) => (process.exitCode = report(err)));

@@ -1,1 +1,5 @@
-export {};
+export { createProgram } from './program.js';
+export { trainCommand, UsageError, type TrainCommandOptions } from './commands/train.js';
+export { evalCommand, formatMetrics, type EvalCommandOptions } from './commands/eval.js';
+export { createReporter, formatProgress, type Reporter } from './progress.js';
+export { openSession, type Session } from './setup.js';

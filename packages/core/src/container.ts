@@ -1,4 +1,12 @@
 import { Container } from 'inversify';
+import { selectBackend, type BackendChoice } from './backend/select.js';
+import { CheckpointStore } from './checkpoint.js';
+import type { FermixConfig } from './config/schema.js';
+import { createImageFolderSource } from './data/image-folder.js';
+import type { DataSource } from './data/source.js';
+import { createSyntheticSource } from './data/synthetic.js';
+import type { Logger } from './logger.js';
+import { BackboneRegistry, PluginRegistry } from './registry.js';
 
 /**
  * Service tokens. Each service is bound with an explicit token (never by type: the build emits no
@@ -13,5 +21,36 @@ export const TOKENS = {
   PluginRegistry: Symbol.for('fermix.PluginRegistry'),
   CheckpointStore: Symbol.for('fermix.CheckpointStore'),
 } as const;
+
+/** Makes a tfjs backend active; rebind it to choose the backend yourself. */
+export interface BackendService {
+  select(): Promise<BackendChoice>;
+}
+
+/** The data source a config asks for. */
+export function dataSourceFor(config: FermixConfig): DataSource {
+  switch (config.data.format) {
+    case 'imagefolder':
+      return createImageFolderSource({ root: config.data.root! });
+    case 'synthetic':
+      return createSyntheticSource({ seed: config.seed, trainPerClass: config.data.trainPerClass, testPerClass: config.data.testPerClass });
+  }
+}
+
+/**
+ * A container with every default service bound. Rebind any of them (`container.unbind(TOKENS.X)`
+ * then `container.bind(TOKENS.X)...`) before handing the container to the Trainer.
+ */
+export function createContainer(config: FermixConfig, logger: Logger): Container {
+  const container = new Container();
+  container.bind<FermixConfig>(TOKENS.Config).toConstantValue(config);
+  container.bind<Logger>(TOKENS.Logger).toConstantValue(logger);
+  container.bind<BackendService>(TOKENS.Backend).toDynamicValue(() => ({ select: () => selectBackend(config.backend, logger) })).inSingletonScope();
+  container.bind<DataSource>(TOKENS.DataSource).toDynamicValue(() => dataSourceFor(config)).inSingletonScope();
+  container.bind<BackboneRegistry>(TOKENS.BackboneRegistry).toConstantValue(new BackboneRegistry());
+  container.bind<PluginRegistry>(TOKENS.PluginRegistry).toConstantValue(new PluginRegistry());
+  container.bind<CheckpointStore>(TOKENS.CheckpointStore).toConstantValue(new CheckpointStore());
+  return container;
+}
 
 export { Container };

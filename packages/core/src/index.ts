@@ -1,2 +1,26 @@
 import 'reflect-metadata';
+
+export * from './types.js';
 export * from './rng.js';
+export * from './logger.js';
+export * from './metrics.js';
+export * from './registry.js';
+export * from './model.js';
+export * from './container.js';
+export * from './run-folder.js';
+export { ConfigError, OptionsError, formatPath, issuesFromZod, parseOptions, type ConfigIssue, type ConfigPath } from './config/errors.js';
+export { configSchema, type FermixConfig, type FermixConfigInput } from './config/schema.js';
+export { CONFIG_SEARCH_PLACES, findConfigFile, loadConfig, locateInConfig, readConfigFile, validateConfig, type LoadConfigOptions } from './config/load.js';
+export { selectBackend, type BackendChoice, type BackendName } from './backend/select.js';
+export { initWasmBackend } from './backend/wasm.js';
+export { registerWasmTrainingKernels } from './backend/wasm-kernels.js';
+export * from './checkpoint.js';
+export * from './data/source.js';
+export { createImageFolderSource } from './data/image-folder.js';
+export { createSyntheticSource, renderSyntheticFace, type SyntheticOptions } from './data/synthetic.js';
+export { categoricalCrossEntropy, weightedCrossEntropy, PROBABILITY_EPSILON } from './train/loss.js';
+export { createTrainStep, type PlainBatch, type TrainStep, type TrainStepOptions } from './train/step.js';
+export { batchRanges, batchTensors, gatherBatch, identityOrder, type HostBatch } from './train/batches.js';
+export { evaluateModel, predictSet, recalibrateBatchNorm } from './train/evaluate.js';
+export { Trainer, loadSplit, type EpochRecord, type ProgressEvent, type RunMetrics, type TrainerOptions, type TrainResult } from './train/trainer.js';
+export { z } from 'zod';

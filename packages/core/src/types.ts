@@ -101,6 +101,8 @@ export interface SetupContext {
 export interface FermixPlugin {
   name: string;
   apiVersion: number;
+  /** Plugins this one cannot run with in one config, each with the reason shown to the user. */
+  conflicts?: { name: string; reason: string }[];
   setup?(ctx: SetupContext): void | Promise<void>;
   transformModel?(plan: ModelPlan, ctx: SetupContext): ModelPlan;
   transformBatch?(batch: Batch, ctx: PluginContext): Batch;

@@ -1,0 +1,49 @@
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { BackboneDefinition, ModelPlan } from '@fermix/core';
+
+export interface SmallCnnOptions {
+  /** Filters of each stage; each stage halves the resolution. */
+  widths: number[];
+  /** 3x3 conv + batch norm + ReLU units per stage. */
+  convsPerStage: number;
+}
+
+export const smallCnnDefaults: SmallCnnOptions = { widths: [32, 64, 128], convsPerStage: 2 };
+
+function readOptions(plan: ModelPlan): SmallCnnOptions {
+  const raw = plan.options as Partial<SmallCnnOptions>;
+  const widths = raw.widths ?? smallCnnDefaults.widths;
+  const convsPerStage = raw.convsPerStage ?? smallCnnDefaults.convsPerStage;
+  if (!Array.isArray(widths) || widths.length === 0 || widths.some((w) => !Number.isInteger(w) || w < 1)) {
+    throw new Error(`model.options.widths: expected a non-empty list of positive integers, found ${JSON.stringify(widths)}`);
+  }
+  if (!Number.isInteger(convsPerStage) || convsPerStage < 1) {
+    throw new Error(`model.options.convsPerStage: expected a positive integer, found ${JSON.stringify(convsPerStage)}`);
+  }
+  return { widths, convsPerStage };
+}
+
+/**
+ * A CPU-sized CNN: stages of (3x3 conv, batch norm, ReLU) x convsPerStage, then 2x2 max pooling.
+ * About 290k parameters with the defaults; each stage is a block for `afterBlock`.
+ */
+export const smallCnn: BackboneDefinition = {
+  name: 'small-cnn',
+  description: 'stages of 3x3 conv + batch norm + ReLU and 2x2 max pooling (options: widths, convsPerStage)',
+  minInputSize: 16,
+  build(input, plan) {
+    const { widths, convsPerStage } = readOptions(plan);
+    let x = input;
+    widths.forEach((filters, stage) => {
+      for (let c = 0; c < convsPerStage; c++) {
+        const name = `block${stage + 1}_conv${c + 1}`;
+        x = tfl.layers.conv2d({ filters, kernelSize: 3, padding: 'same', useBias: false, name }).apply(x) as tfl.SymbolicTensor;
+        x = tfl.layers.batchNormalization({ momentum: 0.9, name: `${name}_bn` }).apply(x) as tfl.SymbolicTensor;
+        x = tfl.layers.activation({ activation: 'relu', name: `${name}_relu` }).apply(x) as tfl.SymbolicTensor;
+      }
+      x = tfl.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `block${stage + 1}_pool` }).apply(x) as tfl.SymbolicTensor;
+      x = plan.afterBlock.reduce((acc, fn) => fn(acc, { index: stage, name: `block${stage + 1}` }), x);
+    });
+    return x;
+  },
+};

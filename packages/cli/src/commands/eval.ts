@@ -1,0 +1,69 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  buildModelForConfig,
+  evaluateModel,
+  loadSplit,
+  Rng,
+  TOKENS,
+  type BackboneRegistry,
+  type BackendService,
+  type CheckpointStore,
+  type ClassificationMetrics,
+  type DataSource,
+} from '@fermix/core';
+import { createReporter } from '../progress.js';
+import { openSession } from '../setup.js';
+import { UsageError } from './train.js';
+
+export interface EvalCommandOptions {
+  config?: string;
+  checkpoint: string;
+  split?: string;
+  json?: string;
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
+
+/** A table of the metrics a person reads: overall, per class, confusion matrix. */
+export function formatMetrics(m: ClassificationMetrics): string {
+  const lines = [
+    `accuracy ${pct(m.accuracy)}  macro F1 ${pct(m.macroF1)}  average accuracy ${pct(m.averageAccuracy)}  (${m.count} images)`,
+    `confidence: correct mean ${m.confidence.correct.mean?.toFixed(4) ?? '-'} median ${m.confidence.correct.median?.toFixed(4) ?? '-'}; wrong mean ${m.confidence.wrong.mean?.toFixed(4) ?? '-'} median ${m.confidence.wrong.median?.toFixed(4) ?? '-'}`,
+    '',
+    `${'class'.padEnd(12)} ${'precision'.padStart(9)} ${'recall'.padStart(9)} ${'F1'.padStart(9)} ${'support'.padStart(8)}`,
+  ];
+  for (const c of m.classes) {
+    const p = m.perClass[c];
+    lines.push(`${c.padEnd(12)} ${pct(p.precision).padStart(9)} ${pct(p.recall).padStart(9)} ${pct(p.f1).padStart(9)} ${String(p.support).padStart(8)}`);
+  }
+  lines.push('', 'confusion matrix (rows: true class, columns: predicted)');
+  const w = Math.max(6, ...m.confusionMatrix.flat().map((v) => String(v).length + 1));
+  lines.push(' '.repeat(12) + m.classes.map((c) => c.slice(0, w - 1).padStart(w)).join(''));
+  m.confusionMatrix.forEach((row, i) => lines.push(m.classes[i].padEnd(12) + row.map((v) => String(v).padStart(w)).join('')));
+  return lines.join('\n') + '\n';
+}
+
+/** `fermix eval`: a checkpoint's metrics on a split of the config's data. */
+export async function evalCommand(options: EvalCommandOptions): Promise<number> {
+  const { logger } = createReporter();
+  const session = await openSession(options.config, logger);
+  const { config, container, plugins } = session;
+  const store = container.get<CheckpointStore>(TOKENS.CheckpointStore);
+  const checkpoint = path.resolve(options.checkpoint);
+  if (!store.exists(checkpoint)) {
+    throw new UsageError(`no complete checkpoint in ${checkpoint} (expected model.json, weights.bin and COMPLETE, e.g. <run>/checkpoints/best)`);
+  }
+  await container.get<BackendService>(TOKENS.Backend).select();
+  const split = options.split ?? config.data.testSplit;
+  const set = await loadSplit(container.get<DataSource>(TOKENS.DataSource), split, config.data.imageSize, logger);
+  const model = buildModelForConfig(config, set.classes.length, plugins, { logger, container, rng: new Rng(config.seed) }, container.get<BackboneRegistry>(TOKENS.BackboneRegistry));
+  await store.loadWeights(checkpoint, model);
+  const metrics = evaluateModel(model, set, config.train.batchSize);
+  process.stdout.write(formatMetrics(metrics));
+  if (options.json) {
+    writeFileSync(options.json, JSON.stringify({ split, checkpoint, ...metrics }, null, 2) + '\n');
+    logger.info(`metrics written to ${path.resolve(options.json)}`);
+  }
+  return 0;
+}

@@ -1,0 +1,62 @@
+import path from 'node:path';
+import { isRunDir, newRunDir, Trainer } from '@fermix/core';
+import { createReporter } from '../progress.js';
+import { openSession } from '../setup.js';
+
+export interface TrainCommandOptions {
+  config?: string;
+  out?: string;
+  resume?: boolean;
+}
+
+/** `fermix train`: one run into a run folder. Returns the process exit code. */
+export async function trainCommand(options: TrainCommandOptions): Promise<number> {
+  const reporter = createReporter();
+  const { logger } = reporter;
+  const session = await openSession(options.config, logger);
+  const runDir = path.resolve(options.out ?? newRunDir(path.resolve('runs')));
+  if (!options.resume && isRunDir(runDir)) {
+    throw new UsageError(`run folder ${runDir} already holds a run; continue it with --resume, or choose another --out (nothing was changed)`);
+  }
+  logger.info(`run folder: ${runDir}`);
+  let stopping = false;
+  const onSignal = () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    logger.warn('stopping after this step; the last epoch checkpoint stays (continue with --resume); press Ctrl-C again to quit now');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const trainer = new Trainer({
+      ...session,
+      runDir,
+      resume: options.resume,
+      onProgress: (e) => reporter.onProgress(e),
+      shouldStop: () => stopping,
+    });
+    const { metrics } = await trainer.run();
+    reporter.done();
+    if (metrics.interrupted) {
+      logger.warn(`interrupted; continue with: fermix train${options.config ? ` -c ${options.config}` : ''} --out ${runDir} --resume`);
+      return 130;
+    }
+    process.stdout.write(
+      `accuracy ${(metrics.accuracy * 100).toFixed(2)}%  macro F1 ${(metrics.macroF1 * 100).toFixed(2)}%  average accuracy ${(metrics.averageAccuracy * 100).toFixed(2)}%  (best epoch ${metrics.bestEpoch + 1} of ${metrics.epochsRun}, ${metrics.seconds.toFixed(1)} s)\n` +
+        `run folder: ${runDir}\n`,
+    );
+    return 0;
+  } finally {
+    reporter.done();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+/** A mistake in how fermix was called: printed without a stack trace. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}

@@ -1,0 +1,36 @@
+import { Command, Option } from 'commander';
+import { evalCommand } from './commands/eval.js';
+import { trainCommand } from './commands/train.js';
+
+declare const __FERMIX_VERSION__: string | undefined;
+
+/** The `fermix` command line; `--help` on it and on each command is the manual. */
+export function createProgram(run: (code: Promise<number>) => void): Command {
+  const program = new Command('fermix')
+    .description('Train image classifiers on TensorFlow.js with Mixup, MixAugment, flipping and dropout, composed from a YAML config.')
+    .version(typeof __FERMIX_VERSION__ === 'string' ? __FERMIX_VERSION__ : '0.1.0')
+    .showHelpAfterError('(run fermix --help, or fermix <command> --help)');
+
+  program
+    .command('train')
+    .description('train a model as the config says; writes a run folder (config.yaml, log.jsonl, metrics.json, checkpoints/)')
+    .option('-c, --config <file>', 'config file (default: fermix.config.yaml or .fermixrc.yaml, searched from here upward; none: synthetic quickstart data)')
+    .option('-o, --out <dir>', 'run folder (default: a new folder under ./runs)')
+    .option('--resume', 'continue the run in --out from its last checkpoint')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  fermix train -c examples/quickstart/fermix.config.yaml\n  fermix train -c my.yaml --out runs/exp1\n  fermix train -c my.yaml --out runs/exp1 --resume    # after Ctrl-C or a crash',
+    )
+    .action((opts) => run(trainCommand(opts)));
+
+  program
+    .command('eval')
+    .description("evaluate a checkpoint on a split of the config's data: accuracy, macro F1, average accuracy, per class, confusion matrix")
+    .option('-c, --config <file>', 'config the checkpoint was trained with (e.g. <run>/config.yaml)')
+    .requiredOption('--checkpoint <dir>', 'checkpoint folder, e.g. <run>/checkpoints/best')
+    .option('--split <name>', 'split to evaluate (default: data.testSplit)')
+    .addOption(new Option('--json <file>', 'also write the metrics as JSON'))
+    .action((opts) => run(evalCommand(opts)));
+
+  return program;
+}

@@ -1,0 +1,31 @@
+import { registerBackbones } from '@fermix/backbones';
+import {
+  createContainer,
+  loadConfig,
+  resolvePlugins,
+  TOKENS,
+  type BackboneRegistry,
+  type Container,
+  type FermixConfig,
+  type FermixPlugin,
+  type Logger,
+  type PluginRegistry,
+} from '@fermix/core';
+
+export interface Session {
+  config: FermixConfig;
+  container: Container;
+  plugins: FermixPlugin[];
+}
+
+/** Config, container with fermix's backbones registered, and the config's plugins, validated. */
+export async function openSession(configFile: string | undefined, logger: Logger): Promise<Session> {
+  const config = await loadConfig({ file: configFile });
+  logger.info(`config: ${config.configFile ?? 'none found, using the defaults (synthetic data)'}`);
+  const container = createContainer(config, logger);
+  registerBackbones(container.get<BackboneRegistry>(TOKENS.BackboneRegistry));
+  // Validate the backbone name now, before any data is decoded.
+  container.get<BackboneRegistry>(TOKENS.BackboneRegistry).get(config.model.backbone);
+  const plugins = await resolvePlugins(config, container.get<PluginRegistry>(TOKENS.PluginRegistry));
+  return { config, container, plugins };
+}

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { MONITORABLE } from '../metrics.js';
+
+const positiveInt = z.number().int().min(1);
+
+/** One entry of `plugins:`: a name, or a one-key map from name to options. */
+const pluginEntry = z.union([
+  z.string().min(1),
+  z.record(z.string().min(1), z.unknown()).refine((v) => Object.keys(v).length === 1, {
+    message: 'a map with exactly one key, the plugin name (e.g. `- mixup: { alpha: 0.2 }`)',
+  }),
+]);
+
+export const configSchema = z.strictObject({
+  seed: z.number().int().min(0).default(1),
+  backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  data: z
+    .strictObject({
+      format: z.enum(['imagefolder', 'synthetic']).default('imagefolder'),
+      /** imagefolder: the folder holding <split>/<class>/*. Relative to the config file. */
+      root: z.string().min(1).optional(),
+      imageSize: z.number().int().min(8).max(1024).default(48),
+      trainSplit: z.string().min(1).default('train'),
+      testSplit: z.string().min(1).default('test'),
+      /** synthetic: images per class in each split. */
+      trainPerClass: positiveInt.default(200),
+      testPerClass: positiveInt.default(50),
+    })
+    .default({ format: 'synthetic', imageSize: 48, trainSplit: 'train', testSplit: 'test', trainPerClass: 200, testPerClass: 50 }),
+  model: z
+    .strictObject({
+      backbone: z.string().min(1).default('small-cnn'),
+      options: z.record(z.string(), z.unknown()).default({}),
+    })
+    .default({ backbone: 'small-cnn', options: {} }),
+  train: z
+    .strictObject({
+      epochs: positiveInt.default(10),
+      batchSize: positiveInt.default(32),
+      optimizer: z
+        .strictObject({ name: z.enum(['adam']).default('adam'), lr: z.number().positive().default(0.001) })
+        .default({ name: 'adam', lr: 0.001 }),
+      earlyStopping: z
+        .union([
+          z.literal(false),
+          z.strictObject({
+            monitor: z.enum(Object.keys(MONITORABLE) as [keyof typeof MONITORABLE]).default('macroF1'),
+            patience: z.number().int().min(0).default(5),
+          }),
+        ])
+        .default({ monitor: 'macroF1', patience: 5 }),
+      /**
+       * Batch-norm statistics are recomputed over this many training batches before each evaluation,
+       * so inference-mode metrics are honest on small data; 0 keeps the moving averages.
+       */
+      bnRecalibrationBatches: z.number().int().min(0).default(16),
+      /** Batches decoded ahead of the step. */
+      prefetch: z.number().int().min(1).max(64).default(2),
+    })
+    .default({
+      epochs: 10,
+      batchSize: 32,
+      optimizer: { name: 'adam', lr: 0.001 },
+      earlyStopping: { monitor: 'macroF1', patience: 5 },
+      bnRecalibrationBatches: 16,
+      prefetch: 2,
+    }),
+  plugins: z.array(pluginEntry).default([]),
+});
+
+export type FermixConfigInput = z.input<typeof configSchema>;
+/** A validated config with every default filled in and paths resolved. */
+export type FermixConfig = z.output<typeof configSchema> & {
+  /** The file the config came from, if any. */
+  configFile?: string;
+  /** The folder relative paths were resolved against. */
+  baseDir: string;
+};

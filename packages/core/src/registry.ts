@@ -1,0 +1,163 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
+import { ConfigError, OptionsError, type ConfigPath } from './config/errors.js';
+import { locateInConfig } from './config/load.js';
+import type { FermixConfig } from './config/schema.js';
+import { SUPPORTED_PLUGIN_API_VERSIONS, type FermixPlugin, type ModelPlan, type PluginFactory } from './types.js';
+
+/** A backbone: builds the feature extractor for a plan (the core adds pooling and the head). */
+export interface BackboneDefinition {
+  name: string;
+  description: string;
+  /** Input sizes the backbone is meant for, for listings; any size >= minInputSize builds. */
+  minInputSize: number;
+  /** Input [H, W, C] images in [0, 1] to the last feature map, calling plan.afterBlock after each block. */
+  build(input: SymbolicTensor, plan: ModelPlan): SymbolicTensor;
+}
+
+/** Backbones by name. `@fermix/backbones` registers its own; a user's package registers the same way. */
+export class BackboneRegistry {
+  private readonly byName = new Map<string, BackboneDefinition>();
+
+  register(definition: BackboneDefinition): this {
+    this.byName.set(definition.name, definition);
+    return this;
+  }
+
+  get(name: string): BackboneDefinition {
+    const found = this.byName.get(name);
+    if (!found) {
+      throw new ConfigError([{ path: ['model', 'backbone'], expected: `one of the registered backbones: ${this.names().join(', ') || '(none registered)'}`, found: name }]);
+    }
+    return found;
+  }
+
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+
+  names(): string[] {
+    return [...this.byName.keys()].sort();
+  }
+}
+
+/** `mixup` -> `@fermix/plugin-mixup`; a scoped or dashed package name stays as it is. */
+export function pluginPackageName(name: string): string {
+  return name.startsWith('@') || name.includes('/') || name.includes('-') ? name : `@fermix/plugin-${name}`;
+}
+
+function factoryFromModule(mod: any): PluginFactory | undefined {
+  for (const candidate of [mod?.default, mod?.default?.default, mod?.plugin, mod?.default?.plugin]) {
+    if (typeof candidate === 'function') return candidate as PluginFactory;
+  }
+  return undefined;
+}
+
+/**
+ * Plugin factories by name. Names registered here win; any other name is imported as a package
+ * installed in the project (resolved from the config file's folder).
+ */
+export class PluginRegistry {
+  private readonly byName = new Map<string, PluginFactory>();
+
+  register(name: string, factory: PluginFactory): this {
+    this.byName.set(name, factory);
+    this.byName.set(pluginPackageName(name), factory);
+    return this;
+  }
+
+  has(name: string): boolean {
+    return this.byName.has(name) || this.byName.has(pluginPackageName(name));
+  }
+
+  /** The factory for a config name; throws an Error saying what was tried. */
+  async resolve(name: string, fromDir: string): Promise<PluginFactory> {
+    const known = this.byName.get(name) ?? this.byName.get(pluginPackageName(name));
+    if (known) return known;
+    const pkg = pluginPackageName(name);
+    let resolved: string;
+    try {
+      resolved = createRequire(path.join(fromDir, 'noop.js')).resolve(pkg);
+    } catch {
+      try {
+        // An ESM-only package has no `require` entry: let import() resolve it.
+        return this.fromModule(await import(pkg), pkg);
+      } catch {
+        throw new Error(`unknown plugin "${name}": package ${pkg} is not installed where ${fromDir} can see it (install it, e.g. pnpm add ${pkg}, or check the name)`);
+      }
+    }
+    return this.fromModule(await import(pathToFileURL(resolved).href), pkg);
+  }
+
+  private fromModule(mod: unknown, pkg: string): PluginFactory {
+    const factory = factoryFromModule(mod);
+    if (!factory) throw new Error(`package ${pkg} does not export a plugin factory (expected a default export function)`);
+    return factory;
+  }
+}
+
+/** Name and raw options of a `plugins:` entry. */
+export function pluginEntry(entry: string | Record<string, unknown>): { name: string; options: unknown } {
+  if (typeof entry === 'string') return { name: entry, options: {} };
+  const [name] = Object.keys(entry);
+  return { name, options: entry[name] ?? {} };
+}
+
+/**
+ * Builds the config's plugins in config order: resolves each, validates its options with its own
+ * schema, checks its apiVersion and declared conflicts. Every error names the YAML path.
+ */
+export async function resolvePlugins(
+  config: Pick<FermixConfig, 'plugins' | 'baseDir' | 'configFile'>,
+  registry: PluginRegistry,
+  locate?: (p: ConfigPath) => string | undefined,
+): Promise<FermixPlugin[]> {
+  const plugins: FermixPlugin[] = [];
+  const issues: ConstructorParameters<typeof ConfigError>[0] = [];
+  const at = (p: ConfigPath) => (locate ? locate(p) : locateInConfig(config, p));
+  for (const [i, entry] of config.plugins.entries()) {
+    const { name, options } = pluginEntry(entry);
+    let factory: PluginFactory;
+    try {
+      factory = await registry.resolve(name, config.baseDir);
+    } catch (err) {
+      issues.push({ path: ['plugins', i], expected: (err as Error).message, found: name, location: at(['plugins', i]) });
+      continue;
+    }
+    try {
+      const parsed = factory.parseOptions ? factory.parseOptions(options) : options;
+      const plugin = factory(parsed);
+      if (!SUPPORTED_PLUGIN_API_VERSIONS.includes(plugin.apiVersion)) {
+        issues.push({
+          path: ['plugins', i, name],
+          expected: `a plugin for apiVersion ${SUPPORTED_PLUGIN_API_VERSIONS.join(' or ')} (this @fermix/core); "${plugin.name}" declares apiVersion ${plugin.apiVersion}: upgrade @fermix/core or use a matching plugin version`,
+          location: at(['plugins', i]),
+        });
+        continue;
+      }
+      plugins.push(plugin);
+    } catch (err) {
+      if (err instanceof OptionsError) {
+        for (const issue of err.issues) {
+          const p = ['plugins', i, name, ...issue.path];
+          issues.push({ ...issue, path: p, location: at(p) });
+        }
+      } else {
+        issues.push({ path: ['plugins', i, name], expected: `options the plugin accepts (${(err as Error).message})`, found: options, location: at(['plugins', i]) });
+      }
+    }
+  }
+  // Declared conflicts: a plugin names others it cannot run with, and why.
+  for (const [i, plugin] of plugins.entries()) {
+    for (const conflict of plugin.conflicts ?? []) {
+      const j = plugins.findIndex((p) => p.name === conflict.name);
+      if (j >= 0 && j !== i && !(j < i && plugins[j].conflicts?.some((c) => c.name === plugin.name))) {
+        issues.push({ path: ['plugins'], expected: `at most one of ${plugin.name} and ${conflict.name}: ${conflict.reason}`, found: config.plugins.map((e) => pluginEntry(e).name) });
+      }
+    }
+  }
+  if (issues.length) throw new ConfigError(issues, config.configFile);
+  return plugins;
+}

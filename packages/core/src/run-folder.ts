@@ -1,0 +1,62 @@
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import type { FermixConfig } from './config/schema.js';
+
+/** Where a run keeps what it leaves behind. */
+export interface RunPaths {
+  dir: string;
+  config: string;
+  log: string;
+  metrics: string;
+  bestCheckpoint: string;
+  lastCheckpoint: string;
+}
+
+export function runPaths(dir: string): RunPaths {
+  return {
+    dir,
+    config: path.join(dir, 'config.yaml'),
+    log: path.join(dir, 'log.jsonl'),
+    metrics: path.join(dir, 'metrics.json'),
+    bestCheckpoint: path.join(dir, 'checkpoints', 'best'),
+    lastCheckpoint: path.join(dir, 'checkpoints', 'last'),
+  };
+}
+
+/** A new, unused folder under `root`, named by time: runs/2026-11-27T21-50-02. */
+export function newRunDir(root: string): string {
+  const stamp = new Date().toISOString().replace(/:/g, '-').replace(/\..+$/, '');
+  let dir = path.join(root, stamp);
+  for (let n = 2; existsSync(dir); n++) dir = path.join(root, `${stamp}-${n}`);
+  return dir;
+}
+
+/** A folder holds a run when it has any of a run's files. */
+export function isRunDir(dir: string): boolean {
+  return existsSync(dir) && readdirSync(dir).some((f) => ['config.yaml', 'log.jsonl', 'metrics.json', 'checkpoints'].includes(f));
+}
+
+/** Writes a file whole or not at all: a temp file renamed into place. */
+export function writeFileAtomic(file: string, text: string): void {
+  mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}
+
+/** The config as it ran: every default filled in, paths absolute. */
+export function writeResolvedConfig(paths: RunPaths, config: FermixConfig): void {
+  const { baseDir, configFile, ...rest } = config;
+  const header = `# resolved by fermix from ${configFile ?? '(defaults)'}; relative paths were resolved against ${baseDir}\n`;
+  writeFileAtomic(paths.config, header + stringify(rest));
+}
+
+export function appendLog(paths: RunPaths, entry: Record<string, unknown>): void {
+  mkdirSync(paths.dir, { recursive: true });
+  appendFileSync(paths.log, JSON.stringify(entry) + '\n');
+}
+
+export function readJson<T>(file: string): T {
+  return JSON.parse(readFileSync(file, 'utf8')) as T;
+}

@@ -1,0 +1,59 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { ImageSet } from '../data/source.js';
+import type { Rng } from '../rng.js';
+
+/** A batch still on the host: float images in [0, 1] and class indices. */
+export interface HostBatch {
+  x: Float32Array;
+  labels: Int32Array;
+  count: number;
+}
+
+/** The order of one epoch: a fresh permutation from the data generator. */
+export function epochOrder(set: ImageSet, rng: Rng): Int32Array {
+  return rng.permutation(set.count);
+}
+
+/**
+ * Splits an order into batches of `batchSize`. A last batch of one sample is dropped: batch norm
+ * cannot compute statistics over one sample.
+ */
+export function batchRanges(count: number, batchSize: number): [number, number][] {
+  const ranges: [number, number][] = [];
+  for (let start = 0; start < count; start += batchSize) {
+    const end = Math.min(count, start + batchSize);
+    if (end - start >= 2 || count === 1) ranges.push([start, end]);
+  }
+  return ranges;
+}
+
+/** Gathers samples `order[start..end)` into a host batch, scaling bytes to [0, 1]. */
+export function gatherBatch(set: ImageSet, order: ArrayLike<number>, start: number, end: number): HostBatch {
+  const pixels = set.size * set.size * 3;
+  const count = end - start;
+  const x = new Float32Array(count * pixels);
+  const labels = new Int32Array(count);
+  const scale = 1 / 255;
+  for (let b = 0; b < count; b++) {
+    const i = order[start + b];
+    const src = set.images.subarray(i * pixels, (i + 1) * pixels);
+    const off = b * pixels;
+    for (let p = 0; p < pixels; p++) x[off + p] = src[p] * scale;
+    labels[b] = set.labels[i];
+  }
+  return { x, labels, count };
+}
+
+/** Tensors for a host batch: x [B, S, S, 3] and one-hot y [B, K]. The caller disposes them. */
+export function batchTensors(batch: HostBatch, size: number, numClasses: number): { x: tf.Tensor4D; y: tf.Tensor2D } {
+  const x = tf.tensor4d(batch.x, [batch.count, size, size, 3]);
+  const y = tf.tidy(() => tf.cast(tf.oneHot(tf.tensor1d(batch.labels, 'int32'), numClasses), 'float32') as tf.Tensor2D);
+  return { x, y };
+}
+
+/** The identity order 0..n-1, for evaluation and batch-norm recalibration. */
+export function identityOrder(n: number): Int32Array {
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  return order;
+}

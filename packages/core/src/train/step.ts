@@ -1,0 +1,126 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { Container } from 'inversify';
+import { silentLogger, type Logger } from '../logger.js';
+import { Rng } from '../rng.js';
+import type { Batch, FermixPlugin, LossTerms, PluginContext, StepResult } from '../types.js';
+import { weightedCrossEntropy } from './loss.js';
+
+export interface TrainStepOptions {
+  model: tfl.LayersModel;
+  optimizer: tf.Optimizer;
+  plugins?: FermixPlugin[];
+  /** Seeds the generator the plugins draw from; ignored when `rng` is given. */
+  seed?: number;
+  /** The generator plugins draw from (the Trainer passes the run's). */
+  rng?: Rng;
+  logger?: Logger;
+  container?: Container;
+}
+
+/** A plain batch from a user's loop: images [B, H, W, C] in [0, 1] and one-hot labels [B, K]. */
+export interface PlainBatch {
+  x: tf.Tensor4D;
+  y: tf.Tensor2D;
+}
+
+export interface TrainStep {
+  /** Runs one optimisation step on a batch; the caller keeps ownership of the batch's tensors. */
+  (batch: Batch | PlainBatch, position?: { epoch?: number }): StepResult;
+  /** The generator plugins draw from (its state belongs in a checkpoint). */
+  readonly rng: Rng;
+  /** Steps run so far; the next step's `ctx.step`. */
+  step: number;
+}
+
+function asBatch(input: Batch | PlainBatch): Batch {
+  if ('views' in input) return input;
+  return { views: { real: { x: input.x, y: input.y, weight: 1 } } };
+}
+
+function checkViews(batch: Batch, after: string): void {
+  const names = Object.keys(batch.views);
+  if (names.length === 0) throw new Error(`batch has no views after ${after}`);
+  for (const name of names) {
+    const v = batch.views[name];
+    if (v.x.rank !== 4 || v.y.rank !== 2 || v.x.shape[0] !== v.y.shape[0]) {
+      throw new Error(`view "${name}" after ${after}: expected x [B,H,W,C] and y [B,K] with the same B, got x ${JSON.stringify(v.x.shape)} and y ${JSON.stringify(v.y.shape)}`);
+    }
+  }
+}
+
+/**
+ * The fermix training step as a function for any tfjs loop: plugins transform the batch, all views
+ * go through one forward pass, one weighted cross-entropy term per view, plugins compose the loss,
+ * then gradients and the optimizer update, all inside one tf.tidy.
+ */
+export function createTrainStep(options: TrainStepOptions): TrainStep {
+  const { model, optimizer } = options;
+  const plugins = options.plugins ?? [];
+  const rng = options.rng ?? new Rng(options.seed ?? 0);
+  const logger = options.logger ?? silentLogger;
+  const container = options.container ?? new Container();
+  const batchHooks = plugins.filter((p) => p.transformBatch);
+  const lossHooks = plugins.filter((p) => p.composeLoss);
+
+  const run = ((input: Batch | PlainBatch, position: { epoch?: number } = {}): StepResult => {
+    const drawn: StepResult['drawn'] = {};
+    const contextFor = (plugin: FermixPlugin): PluginContext => ({
+      step: run.step,
+      epoch: position.epoch ?? 0,
+      rng,
+      logger,
+      container,
+      record(key, value) {
+        (drawn[plugin.name] ??= {})[key] = value;
+      },
+    });
+    let termNames: string[] = [];
+    let kept: tf.Tensor1D | undefined;
+    let batchSize = 0;
+    tf.tidy(() => {
+      let batch = asBatch(input);
+      for (const plugin of batchHooks) {
+        batch = plugin.transformBatch!(batch, contextFor(plugin));
+        checkViews(batch, `plugin "${plugin.name}" transformBatch`);
+      }
+      checkViews(batch, 'transformBatch');
+      const names = Object.keys(batch.views);
+      const views = names.map((n) => batch.views[n]);
+      batchSize = (batch.views.real ?? views[0]).x.shape[0];
+      const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+      const { grads } = tf.variableGrads(() => {
+        // One forward pass over every view: batch norm sees them together, as one batch.
+        const x = views.length === 1 ? views[0].x : tf.concat(views.map((v) => v.x), 0);
+        const probs = model.apply(x, { training: true }) as tf.Tensor2D;
+        const parts = views.length === 1 ? [probs] : tf.split(probs, views.map((v) => v.x.shape[0]), 0);
+        let terms: LossTerms = {};
+        names.forEach((name, i) => {
+          terms[name] = weightedCrossEntropy(views[i].y, parts[i] as tf.Tensor2D, views[i].weight);
+        });
+        for (const plugin of lossHooks) {
+          terms = plugin.composeLoss!(terms, contextFor(plugin));
+        }
+        termNames = Object.keys(terms);
+        if (termNames.length === 0) throw new Error('composeLoss left no loss terms');
+        const values = termNames.map((k) => terms[k]);
+        kept = tf.keep(tf.stack(values) as tf.Tensor1D);
+        return (values.length === 1 ? values[0] : tf.addN(values)) as tf.Scalar;
+      }, variables);
+      optimizer.applyGradients(grads);
+    });
+    const values = kept!.dataSync();
+    kept!.dispose();
+    const terms: Record<string, number> = {};
+    let loss = 0;
+    termNames.forEach((name, i) => {
+      terms[name] = values[i];
+      loss += values[i];
+    });
+    run.step++;
+    return { loss, terms, drawn, batchSize };
+  }) as TrainStep;
+  Object.defineProperty(run, 'rng', { value: rng, enumerable: true });
+  run.step = 0;
+  return run;
+}

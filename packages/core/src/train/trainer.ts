@@ -1,0 +1,340 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { Container } from 'inversify';
+import type { BackendChoice } from '../backend/select.js';
+import type { CheckpointState, CheckpointStore } from '../checkpoint.js';
+import type { FermixConfig } from '../config/schema.js';
+import { TOKENS, type BackendService } from '../container.js';
+import { DataError, type DataSource, type ImageSet } from '../data/source.js';
+import type { Logger } from '../logger.js';
+import { MONITORABLE, type ClassificationMetrics, type MonitorName } from '../metrics.js';
+import { buildModelForConfig, initializeKernels } from '../model.js';
+import type { BackboneRegistry } from '../registry.js';
+import { Rng } from '../rng.js';
+import { appendLog, runPaths, writeFileAtomic, writeResolvedConfig, type RunPaths } from '../run-folder.js';
+import type { EpochSummary, FermixPlugin, PluginContext, SetupContext, TrainSummary } from '../types.js';
+import { batchRanges, batchTensors, gatherBatch } from './batches.js';
+import { evaluateModel, recalibrateBatchNorm } from './evaluate.js';
+import { createTrainStep } from './step.js';
+
+export interface ProgressEvent {
+  epoch: number;
+  epochs: number;
+  step: number;
+  steps: number;
+  /** Mean loss over the epoch so far. */
+  loss: number;
+  imagesPerSecond: number;
+  /** Seconds left in the whole run at the current pace (without early stopping). */
+  etaSeconds: number;
+}
+
+export interface TrainerOptions {
+  config: FermixConfig;
+  container: Container;
+  plugins?: FermixPlugin[];
+  /** The run folder; without one nothing is written. */
+  runDir?: string;
+  /** Continue from the run folder's last checkpoint. */
+  resume?: boolean;
+  onProgress?: (event: ProgressEvent) => void;
+  /** Checked between steps: when it returns true the run stops, keeping its last checkpoint. */
+  shouldStop?: () => boolean;
+}
+
+/** One epoch in `metrics.json`'s history and in `log.jsonl`. */
+export interface EpochRecord {
+  epoch: number;
+  trainLoss: number;
+  accuracy: number;
+  macroF1: number;
+  averageAccuracy: number;
+  testLoss: number | undefined;
+  seconds: number;
+  imagesPerSecond: number;
+  /** Share of the epoch's training time spent waiting for the next batch. */
+  dataWaitShare: number;
+  improved: boolean;
+}
+
+export type RunMetrics = ClassificationMetrics & {
+  bestEpoch: number;
+  monitor: MonitorName;
+  epochsRun: number;
+  stoppedEarly: boolean;
+  interrupted: boolean;
+  backend: string;
+  seconds: number;
+  history: EpochRecord[];
+};
+
+export interface TrainResult {
+  metrics: RunMetrics;
+  model: tfl.LayersModel;
+  runDir?: string;
+}
+
+function better(monitor: MonitorName, value: number, best: number | null): boolean {
+  if (best === null) return true;
+  return MONITORABLE[monitor] === 'max' ? value > best : value < best;
+}
+
+function metricValue(metrics: ClassificationMetrics, monitor: MonitorName): number {
+  return monitor === 'loss' ? metrics.loss ?? Infinity : metrics[monitor];
+}
+
+function classCounts(set: ImageSet): Record<string, number> {
+  const counts: Record<string, number> = Object.fromEntries(set.classes.map((c) => [c, 0]));
+  for (const label of set.labels) counts[set.classes[label]]++;
+  return counts;
+}
+
+/** Loads one split, with an error that lists the splits there are when it is missing. */
+export async function loadSplit(source: DataSource, split: string, imageSize: number, logger: Logger): Promise<ImageSet> {
+  const splits = await source.splits();
+  if (!splits.includes(split)) {
+    throw new DataError(`${source.description}: no split "${split}" (found: ${splits.join(', ') || 'none'}); set data.trainSplit / data.testSplit`);
+  }
+  return source.load(split, { imageSize, logger });
+}
+
+/**
+ * Orchestrates a run: data, model, the train step of `createTrainStep`, evaluation after each epoch,
+ * early stopping with the best weights restored, checkpoints, logs and metrics.json.
+ */
+export class Trainer {
+  private readonly config: FermixConfig;
+  private readonly container: Container;
+  private readonly plugins: FermixPlugin[];
+  private readonly logger: Logger;
+  private readonly paths?: RunPaths;
+
+  constructor(private readonly options: TrainerOptions) {
+    this.config = options.config;
+    this.container = options.container;
+    this.plugins = options.plugins ?? [];
+    this.logger = this.container.get<Logger>(TOKENS.Logger);
+    this.paths = options.runDir ? runPaths(options.runDir) : undefined;
+  }
+
+  async run(): Promise<TrainResult> {
+    const { config, logger, plugins } = this;
+    const started = Date.now();
+    const backend = await this.container.get<BackendService>(TOKENS.Backend).select();
+    const { train: trainSet, test: testSet } = await this.loadData();
+    const classes = trainSet.classes;
+
+    const root = new Rng(config.seed);
+    const initRng = root.fork('init');
+    const dataRng = root.fork('data');
+    const pluginRng = root.fork('plugins');
+    const setupCtx: SetupContext = { logger, container: this.container, rng: pluginRng };
+    for (const plugin of plugins) await this.hook(plugin, 'setup', () => plugin.setup?.(setupCtx));
+
+    const model = buildModelForConfig(config, classes.length, plugins, setupCtx, this.container.get<BackboneRegistry>(TOKENS.BackboneRegistry));
+    initializeKernels(model, initRng);
+    logger.info(`model: ${config.model.backbone}`, { params: model.countParams(), input: model.inputs[0].shape.slice(1), classes: classes.length });
+    const optimizer = tf.train.adam(config.train.optimizer.lr);
+    const step = createTrainStep({ model, optimizer, plugins, rng: pluginRng, logger, container: this.container });
+    const store = this.container.get<CheckpointStore>(TOKENS.CheckpointStore);
+
+    const monitor: MonitorName = config.train.earlyStopping === false ? 'macroF1' : config.train.earlyStopping.monitor;
+    const patience = config.train.earlyStopping === false ? Infinity : config.train.earlyStopping.patience;
+    let history: EpochRecord[] = [];
+    let bestMetric: number | null = null;
+    let bestEpoch = -1;
+    let bestMetrics: ClassificationMetrics | null = null;
+    let bestWeights: tf.Tensor[] | null = null;
+    let firstEpoch = 0;
+
+    if (this.options.resume) {
+      if (!this.paths || !store.exists(this.paths.lastCheckpoint)) {
+        throw new Error(`--resume: no complete checkpoint in ${this.paths ? this.paths.lastCheckpoint : '(no run folder given)'}; start the run without --resume`);
+      }
+      const state = await store.load(this.paths.lastCheckpoint, { model, optimizer });
+      dataRng.setState(state.rng.data);
+      pluginRng.setState(state.rng.plugins);
+      step.step = state.step;
+      firstEpoch = state.epoch + 1;
+      bestMetric = state.bestMetric;
+      bestEpoch = state.bestEpoch;
+      history = (state.extra?.history as EpochRecord[]) ?? [];
+      bestMetrics = (state.extra?.bestMetrics as ClassificationMetrics) ?? null;
+      logger.info(`resuming from ${this.paths.lastCheckpoint}`, { epoch: firstEpoch, step: state.step, bestEpoch });
+    }
+    if (this.paths) writeResolvedConfig(this.paths, config);
+
+    const ctxFor = (epoch: number): PluginContext => ({
+      step: step.step,
+      epoch,
+      rng: pluginRng,
+      logger,
+      container: this.container,
+      record: () => {},
+    });
+
+    const epochs = config.train.epochs;
+    const batchSize = config.train.batchSize;
+    const ranges = batchRanges(trainSet.count, batchSize);
+    let stoppedEarly = false;
+    let interrupted = false;
+    let epochsRun = firstEpoch;
+    let secondsPerEpoch = 0;
+    for (let epoch = firstEpoch; epoch < epochs; epoch++) {
+      // Early stopping: `patience` evaluated epochs in a row without improvement (also after a resume).
+      if (bestEpoch >= 0 && epoch - 1 - bestEpoch >= patience) {
+        stoppedEarly = true;
+        break;
+      }
+      const t0 = performance.now();
+      const order = dataRng.permutation(trainSet.count);
+      let lossSum = 0;
+      let waitMs = 0;
+      let images = 0;
+      for (const [i, [start, end]] of ranges.entries()) {
+        if (this.options.shouldStop?.()) {
+          interrupted = true;
+          break;
+        }
+        const tWait = performance.now();
+        const host = gatherBatch(trainSet, order, start, end);
+        const { x, y } = batchTensors(host, trainSet.size, classes.length);
+        waitMs += performance.now() - tWait;
+        let result;
+        try {
+          result = step({ x, y }, { epoch });
+        } finally {
+          x.dispose();
+          y.dispose();
+        }
+        if (!Number.isFinite(result.loss)) {
+          throw new Error(`loss became ${result.loss} at epoch ${epoch + 1}, step ${i + 1} (terms ${JSON.stringify(result.terms)}); lower train.optimizer.lr`);
+        }
+        lossSum += result.loss;
+        images += result.batchSize;
+        for (const plugin of plugins) {
+          if (plugin.onStepEnd) await this.hook(plugin, 'onStepEnd', () => plugin.onStepEnd!(result, ctxFor(epoch)));
+        }
+        const elapsed = (performance.now() - t0) / 1000;
+        const perStep = elapsed / (i + 1);
+        this.options.onProgress?.({
+          epoch,
+          epochs,
+          step: i + 1,
+          steps: ranges.length,
+          loss: lossSum / (i + 1),
+          imagesPerSecond: images / elapsed,
+          etaSeconds: perStep * (ranges.length - i - 1) + (epochs - epoch - 1) * (secondsPerEpoch || perStep * ranges.length),
+        });
+      }
+      if (interrupted) break;
+      const trainSeconds = (performance.now() - t0) / 1000;
+
+      const recalibrated = recalibrateBatchNorm(model, trainSet, batchSize, config.train.bnRecalibrationBatches, new Rng(config.seed).fork('bn-recalibration'));
+      const metrics = evaluateModel(model, testSet, batchSize);
+      const value = metricValue(metrics, monitor);
+      const improved = better(monitor, value, bestMetric);
+      const record: EpochRecord = {
+        epoch,
+        trainLoss: lossSum / ranges.length,
+        accuracy: metrics.accuracy,
+        macroF1: metrics.macroF1,
+        averageAccuracy: metrics.averageAccuracy,
+        testLoss: metrics.loss,
+        seconds: (performance.now() - t0) / 1000,
+        imagesPerSecond: images / trainSeconds,
+        dataWaitShare: waitMs / 1000 / trainSeconds,
+        improved,
+      };
+      history.push(record);
+      secondsPerEpoch = record.seconds;
+      epochsRun = epoch + 1;
+      if (improved) {
+        bestMetric = value;
+        bestEpoch = epoch;
+        bestMetrics = metrics;
+        bestWeights?.forEach((t) => t.dispose());
+        bestWeights = model.getWeights().map((w) => w.clone());
+      }
+      logger.info(
+        `epoch ${epoch + 1}/${epochs}: loss ${record.trainLoss.toFixed(4)}, test accuracy ${(metrics.accuracy * 100).toFixed(2)}%, macro F1 ${(metrics.macroF1 * 100).toFixed(2)}%, avg acc ${(metrics.averageAccuracy * 100).toFixed(2)}%${improved ? ' (best)' : ''}`,
+        { seconds: +record.seconds.toFixed(1), imagesPerSecond: +record.imagesPerSecond.toFixed(1), dataWait: `${(record.dataWaitShare * 100).toFixed(2)}%`, bnBatches: recalibrated },
+      );
+      if (this.paths) {
+        appendLog(this.paths, { ...record, time: new Date().toISOString() });
+        const state: CheckpointState = {
+          epoch,
+          step: step.step,
+          bestMetric,
+          bestEpoch,
+          monitor,
+          rng: { data: dataRng.getState(), plugins: pluginRng.getState() },
+          extra: { history, bestMetrics },
+        };
+        if (improved) await store.save(this.paths.bestCheckpoint, { model, optimizer, state });
+        await store.save(this.paths.lastCheckpoint, { model, optimizer, state });
+      }
+      const summary: EpochSummary = { epoch, trainLoss: record.trainLoss, metrics, seconds: record.seconds, improved };
+      for (const plugin of plugins) {
+        if (plugin.onEpochEnd) await this.hook(plugin, 'onEpochEnd', () => plugin.onEpochEnd!(summary, ctxFor(epoch)));
+      }
+    }
+
+    // Keep the best model: restore its weights (from memory, or from its checkpoint after a resume).
+    if (bestWeights) {
+      model.setWeights(bestWeights);
+      bestWeights.forEach((t) => t.dispose());
+    } else if (bestEpoch >= 0 && this.paths && store.exists(this.paths.bestCheckpoint)) {
+      await store.loadWeights(this.paths.bestCheckpoint, model);
+    }
+    if (!bestMetrics) {
+      if (interrupted) throw new Error('the run was interrupted before its first evaluation; nothing to report (resume it with --resume)');
+      throw new Error('no epoch was evaluated');
+    }
+    const metrics: RunMetrics = {
+      ...bestMetrics,
+      bestEpoch,
+      monitor,
+      epochsRun,
+      stoppedEarly,
+      interrupted,
+      backend: backend.name,
+      seconds: (Date.now() - started) / 1000,
+      history,
+    };
+    if (this.paths && !interrupted) writeFileAtomic(this.paths.metrics, JSON.stringify(metrics, null, 2) + '\n');
+    const summary: TrainSummary = { bestEpoch, bestMetric: bestMetric ?? NaN, monitor, epochsRun, stoppedEarly };
+    for (const plugin of plugins) {
+      if (plugin.onTrainEnd) await this.hook(plugin, 'onTrainEnd', () => plugin.onTrainEnd!(summary, ctxFor(epochsRun - 1)));
+    }
+    logger.info(
+      `best epoch ${bestEpoch + 1}: accuracy ${(metrics.accuracy * 100).toFixed(2)}%, macro F1 ${(metrics.macroF1 * 100).toFixed(2)}%, average accuracy ${(metrics.averageAccuracy * 100).toFixed(2)}%`,
+      { seconds: +metrics.seconds.toFixed(1), stoppedEarly, ...(this.paths ? { run: this.paths.dir } : {}) },
+    );
+    return { metrics, model, runDir: this.paths?.dir };
+  }
+
+  private async loadData(): Promise<{ train: ImageSet; test: ImageSet }> {
+    const source = this.container.get<DataSource>(TOKENS.DataSource);
+    const { data } = this.config;
+    const train = await loadSplit(source, data.trainSplit, data.imageSize, this.logger);
+    const test = await loadSplit(source, data.testSplit, data.imageSize, this.logger);
+    if (train.classes.join('\n') !== test.classes.join('\n')) {
+      throw new DataError(`${source.description}: train and test have different classes (${train.classes.join(', ')} vs ${test.classes.join(', ')})`);
+    }
+    for (const [split, set] of [[data.trainSplit, train], [data.testSplit, test]] as const) {
+      this.logger.info(`data ${split}: ${set.count} images from ${source.description}`, { classes: classCounts(set), skipped: set.skipped.length });
+    }
+    return { train, test };
+  }
+
+  private async hook(plugin: FermixPlugin, name: string, fn: () => unknown): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      throw new Error(`plugin "${plugin.name}" failed in ${name}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}
+
+export type { BackendChoice };

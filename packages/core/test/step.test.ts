@@ -1,0 +1,125 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { basePlan, buildModel, initializeKernels } from '../src/model.js';
+import { BackboneRegistry } from '../src/registry.js';
+import { Rng } from '../src/rng.js';
+import { createTrainStep } from '../src/train/step.js';
+import type { Batch, FermixPlugin, PluginContext } from '../src/types.js';
+import { tinyBackbone, useCpu } from './helpers.js';
+
+function tinyModel(seed = 1) {
+  const model = buildModel(basePlan({ backbone: 'tiny', imageSize: 8, numClasses: 3 }), new BackboneRegistry().register(tinyBackbone));
+  initializeKernels(model, new Rng(seed));
+  return model;
+}
+
+function batch(seed = 1, n = 4) {
+  const rng = new Rng(seed);
+  const x = tf.tensor4d(Float32Array.from({ length: n * 8 * 8 * 3 }, () => rng.uniform()), [n, 8, 8, 3]);
+  const y = tf.cast(tf.oneHot(tf.tensor1d(Array.from({ length: n }, (_, i) => i % 3), 'int32'), 3), 'float32') as tf.Tensor2D;
+  return { x, y };
+}
+
+function weightsOf(model: ReturnType<typeof tinyModel>): number[][] {
+  return model.getWeights().map((w) => Array.from(w.dataSync()));
+}
+
+beforeAll(useCpu);
+
+describe('createTrainStep', () => {
+  it('calls plugin hooks in config order, each with the output of the one before and a full context', () => {
+    const calls: string[] = [];
+    const contexts: PluginContext[] = [];
+    const make = (name: string): FermixPlugin => ({
+      name,
+      apiVersion: 1,
+      transformBatch(b: Batch, ctx) {
+        calls.push(`${name}.transformBatch(${Object.keys(b.views).join(',')})`);
+        contexts.push(ctx);
+        ctx.record('seen', Object.keys(b.views).length);
+        // Each plugin adds a view, so the next sees the previous one's output.
+        const real = b.views.real;
+        return { views: { ...b.views, [name]: { x: real.x, y: real.y, weight: 0.5 } } };
+      },
+      composeLoss(terms, ctx) {
+        calls.push(`${name}.composeLoss(${Object.keys(terms).join(',')})`);
+        contexts.push(ctx);
+        return terms;
+      },
+    });
+    const model = tinyModel();
+    const step = createTrainStep({ model, optimizer: tf.train.adam(0.01), plugins: [make('first'), make('second')], seed: 3 });
+    const { x, y } = batch();
+    const result = step({ x, y }, { epoch: 4 });
+    expect(calls).toEqual([
+      'first.transformBatch(real)',
+      'second.transformBatch(real,first)',
+      'first.composeLoss(real,first,second)',
+      'second.composeLoss(real,first,second)',
+    ]);
+    for (const ctx of contexts) {
+      expect(ctx.step).toBe(0);
+      expect(ctx.epoch).toBe(4);
+      expect(ctx.rng).toBe(step.rng);
+      expect(ctx.logger).toBeDefined();
+      expect(ctx.container).toBeDefined();
+    }
+    expect(Object.keys(result.terms)).toEqual(['real', 'first', 'second']);
+    expect(result.loss).toBeCloseTo(result.terms.real + result.terms.first + result.terms.second, 5);
+    expect(result.terms.first).toBeCloseTo(result.terms.real * 0.5, 5);
+    expect(result.drawn).toEqual({ first: { seen: 1 }, second: { seen: 2 } });
+    expect(step.step).toBe(1);
+    x.dispose();
+    y.dispose();
+  });
+
+  it('optimises the loss that composeLoss returns', () => {
+    const zero: FermixPlugin = { name: 'zero', apiVersion: 1, composeLoss: (terms) => ({ real: tf.mul(terms.real, 0) as tf.Scalar }) };
+    const { x, y } = batch();
+    const frozen = tinyModel();
+    const before = weightsOf(frozen);
+    const trainable = frozen.trainableWeights.map((w) => w.name);
+    createTrainStep({ model: frozen, optimizer: tf.train.adam(0.1), plugins: [zero] })({ x, y });
+    const after = weightsOf(frozen);
+    // A zero loss gives zero gradients: Adam leaves every trainable weight where it was.
+    frozen.getWeights().forEach((w, i) => {
+      if (trainable.includes(frozen.weights[i].name)) expect(after[i]).toEqual(before[i]);
+    });
+
+    const doubled: FermixPlugin = { name: 'double', apiVersion: 1, composeLoss: (terms) => ({ twice: tf.mul(terms.real, 2) as tf.Scalar }) };
+    const a = tinyModel();
+    const b = tinyModel();
+    const plain = createTrainStep({ model: a, optimizer: tf.train.sgd(0.1) })({ x, y });
+    const twice = createTrainStep({ model: b, optimizer: tf.train.sgd(0.05), plugins: [doubled] })({ x, y });
+    expect(twice.loss).toBeCloseTo(2 * plain.loss, 5);
+    // SGD with half the rate on twice the loss takes the same step.
+    const wa = weightsOf(a);
+    weightsOf(b).forEach((w, i) => w.forEach((v, j) => expect(v).toBeCloseTo(wa[i][j], 5)));
+    x.dispose();
+    y.dispose();
+  });
+
+  it('weights a view term per sample when the weight is a vector', () => {
+    const model = tinyModel();
+    const { x, y } = batch();
+    const w = tf.tensor1d([1, 0, 0, 0]);
+    const step = createTrainStep({ model, optimizer: tf.train.sgd(0) });
+    const full = step({ views: { real: { x, y, weight: 1 } } });
+    const first = step({ views: { real: { x, y, weight: w } } });
+    expect(first.loss).toBeLessThan(full.loss);
+    expect(first.loss).toBeGreaterThan(0);
+    tf.dispose([x, y, w]);
+  });
+
+  it('leaves no tensor behind: the count after step 20 equals the count after step 1', () => {
+    const model = tinyModel();
+    const step = createTrainStep({ model, optimizer: tf.train.adam(0.01) });
+    const { x, y } = batch();
+    step({ x, y });
+    const afterFirst = tf.memory().numTensors;
+    for (let i = 0; i < 19; i++) step({ x, y });
+    expect(tf.memory().numTensors).toBe(afterFirst);
+    x.dispose();
+    y.dispose();
+  });
+});

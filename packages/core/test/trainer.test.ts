@@ -1,0 +1,119 @@
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createMemoryLogger } from '../src/logger.js';
+import { Trainer } from '../src/train/trainer.js';
+import type { FermixPlugin } from '../src/types.js';
+import { tinySetup, useCpu } from './helpers.js';
+
+beforeAll(useCpu);
+
+const tmp = () => mkdtempSync(path.join(os.tmpdir(), 'fermix-run-'));
+
+describe('Trainer', () => {
+  it('runs every hook in order with what it should get, and writes the run folder', async () => {
+    const events: string[] = [];
+    const plugin = (name: string): FermixPlugin => ({
+      name,
+      apiVersion: 1,
+      setup: () => void events.push(`${name}.setup`),
+      transformModel: (plan) => {
+        events.push(`${name}.transformModel`);
+        return plan;
+      },
+      transformBatch: (b, ctx) => {
+        if (ctx.step === 0) events.push(`${name}.transformBatch`);
+        return b;
+      },
+      onStepEnd: (r, ctx) => {
+        if (ctx.step === 1) events.push(`${name}.onStepEnd(${typeof r.loss})`);
+      },
+      onEpochEnd: (s) => void events.push(`${name}.onEpochEnd(${s.epoch})`),
+      onTrainEnd: (s) => void events.push(`${name}.onTrainEnd(${s.epochsRun})`),
+    });
+    const { config, container } = tinySetup({ train: { epochs: 2 } });
+    const runDir = tmp();
+    const { metrics } = await new Trainer({ config, container, plugins: [plugin('a'), plugin('b')], runDir }).run();
+    expect(events).toEqual([
+      'a.setup',
+      'b.setup',
+      'a.transformModel',
+      'b.transformModel',
+      'a.transformBatch',
+      'b.transformBatch',
+      'a.onStepEnd(number)',
+      'b.onStepEnd(number)',
+      'a.onEpochEnd(0)',
+      'b.onEpochEnd(0)',
+      'a.onEpochEnd(1)',
+      'b.onEpochEnd(1)',
+      'a.onTrainEnd(2)',
+      'b.onTrainEnd(2)',
+    ]);
+    const written = JSON.parse(readFileSync(path.join(runDir, 'metrics.json'), 'utf8'));
+    for (const key of ['accuracy', 'macroF1', 'averageAccuracy', 'perClass', 'confusionMatrix', 'confidence', 'classes', 'bestEpoch', 'history']) {
+      expect(written).toHaveProperty(key);
+    }
+    expect(written.accuracy).toBe(metrics.accuracy);
+    expect(written.history).toHaveLength(2);
+    expect(written.perClass.c0).toHaveProperty('support', 6);
+    expect(readFileSync(path.join(runDir, 'log.jsonl'), 'utf8').trim().split('\n')).toHaveLength(2);
+    expect(existsSync(path.join(runDir, 'config.yaml'))).toBe(true);
+    expect(existsSync(path.join(runDir, 'checkpoints', 'best', 'model.json'))).toBe(true);
+  });
+
+  it('stops early after `patience` epochs without improvement and keeps the best epoch', async () => {
+    // A learning rate of zero never improves on the first epoch.
+    const { config, container } = tinySetup({ train: { epochs: 6, optimizer: { lr: 1e-12 }, earlyStopping: { monitor: 'loss', patience: 1 } } });
+    const { metrics } = await new Trainer({ config, container }).run();
+    expect(metrics.stoppedEarly).toBe(true);
+    expect(metrics.epochsRun).toBeLessThan(6);
+    expect(metrics.history[metrics.bestEpoch].improved).toBe(true);
+  });
+
+  it('resumes a run: one epoch, then --resume to two, equals two epochs straight', async () => {
+    const straightDir = tmp();
+    const a = tinySetup({ train: { epochs: 2, earlyStopping: false } });
+    const straight = await new Trainer({ ...a, runDir: straightDir }).run();
+    const straightWeights = straight.model.getWeights().map((w) => Array.from(w.dataSync()));
+
+    const resumedDir = tmp();
+    const b = tinySetup({ train: { epochs: 1, earlyStopping: false } });
+    await new Trainer({ ...b, runDir: resumedDir }).run();
+    const logger = createMemoryLogger();
+    const c = tinySetup({ train: { epochs: 2, earlyStopping: false } }, logger);
+    const resumed = await new Trainer({ ...c, runDir: resumedDir, resume: true }).run();
+    expect(logger.lines.some((l) => l.message.startsWith('resuming from'))).toBe(true);
+    expect(resumed.metrics.history.map((h) => h.trainLoss)).toEqual(straight.metrics.history.map((h) => h.trainLoss));
+    resumed.model.getWeights().forEach((w, i) => {
+      const values = w.dataSync();
+      straightWeights[i].forEach((v, j) => expect(values[j]).toBeCloseTo(v, 6));
+    });
+  });
+
+  it('stops between steps when asked, keeping the last epoch checkpoint for --resume', async () => {
+    const runDir = tmp();
+    await new Trainer({ ...tinySetup({ train: { epochs: 2, earlyStopping: false } }), runDir }).run();
+    const stateBefore = readFileSync(path.join(runDir, 'checkpoints', 'last', 'state.json'), 'utf8');
+    let steps = 0;
+    const again = tinySetup({ train: { epochs: 5, earlyStopping: false } });
+    const result = await new Trainer({ ...again, runDir, resume: true, onProgress: () => void steps++, shouldStop: () => steps >= 1 }).run();
+    expect(result.metrics.interrupted).toBe(true);
+    expect(result.metrics.epochsRun).toBe(2);
+    // The interrupted epoch wrote nothing: the last checkpoint is the one of epoch 2, whole.
+    expect(readFileSync(path.join(runDir, 'checkpoints', 'last', 'state.json'), 'utf8')).toBe(stateBefore);
+    expect(existsSync(path.join(runDir, 'checkpoints', 'last', 'COMPLETE'))).toBe(true);
+  });
+
+  it('keeps the tensor count flat across epochs', async () => {
+    const { config, container } = tinySetup({ train: { epochs: 1, earlyStopping: false } });
+    const before = tf.memory().numTensors;
+    const { model } = await new Trainer({ config, container }).run();
+    // What remains is the model's own variables and the optimizer's state.
+    const owned = model.weights.length + 2 * model.trainableWeights.length + 2;
+    expect(tf.memory().numTensors - before).toBeLessThanOrEqual(owned);
+    model.dispose();
+  });
+});
