@@ -17,6 +17,11 @@ export interface View {
   x: tf.Tensor4D;
   y: tf.Tensor2D;
   weight: number | tf.Tensor1D;
+  /**
+   * Views of the same group go through the model in one forward pass (batch norm sees them as one
+   * batch); each group gets its own pass. Default `main`: all views together.
+   */
+  group?: string;
 }
 
 /** A batch is a set of named views; the data source yields one view, `real`. */

@@ -3,7 +3,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { Container } from 'inversify';
 import { silentLogger, type Logger } from '../logger.js';
 import { Rng } from '../rng.js';
-import type { Batch, FermixPlugin, LossTerms, PluginContext, StepResult } from '../types.js';
+import type { Batch, FermixPlugin, LossTerms, PluginContext, StepResult, View } from '../types.js';
 import { weightedCrossEntropy } from './loss.js';
 
 export interface TrainStepOptions {
@@ -16,6 +16,8 @@ export interface TrainStepOptions {
   rng?: Rng;
   logger?: Logger;
   container?: Container;
+  /** Passed to `model.apply`; false runs batch norm and dropout in inference mode. Default true. */
+  training?: boolean;
 }
 
 /** A plain batch from a user's loop: images [B, H, W, C] in [0, 1] and one-hot labels [B, K]. */
@@ -50,6 +52,26 @@ function checkViews(batch: Batch, after: string): void {
 }
 
 /**
+ * Forwards the views, one `model.apply` per forward group (all views by default, so batch norm sees
+ * them as one batch), and returns each view's probabilities in view order.
+ */
+export function forwardViews(model: tfl.LayersModel, views: View[], training: boolean): tf.Tensor2D[] {
+  const groups = new Map<string, number[]>();
+  views.forEach((v, i) => {
+    const key = v.group ?? 'main';
+    groups.set(key, [...(groups.get(key) ?? []), i]);
+  });
+  const out: tf.Tensor2D[] = new Array(views.length);
+  for (const members of groups.values()) {
+    const x = members.length === 1 ? views[members[0]].x : tf.concat(members.map((i) => views[i].x), 0);
+    const probs = model.apply(x, { training }) as tf.Tensor2D;
+    const parts = members.length === 1 ? [probs] : tf.split(probs, members.map((i) => views[i].x.shape[0]), 0);
+    members.forEach((viewIndex, k) => (out[viewIndex] = parts[k] as tf.Tensor2D));
+  }
+  return out;
+}
+
+/**
  * The fermix training step as a function for any tfjs loop: plugins transform the batch, all views
  * go through one forward pass, one weighted cross-entropy term per view, plugins compose the loss,
  * then gradients and the optimizer update, all inside one tf.tidy.
@@ -60,6 +82,7 @@ export function createTrainStep(options: TrainStepOptions): TrainStep {
   const rng = options.rng ?? new Rng(options.seed ?? 0);
   const logger = options.logger ?? silentLogger;
   const container = options.container ?? new Container();
+  const training = options.training ?? true;
   const batchHooks = plugins.filter((p) => p.transformBatch);
   const lossHooks = plugins.filter((p) => p.composeLoss);
 
@@ -90,13 +113,10 @@ export function createTrainStep(options: TrainStepOptions): TrainStep {
       batchSize = (batch.views.real ?? views[0]).x.shape[0];
       const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
       const { grads } = tf.variableGrads(() => {
-        // One forward pass over every view: batch norm sees them together, as one batch.
-        const x = views.length === 1 ? views[0].x : tf.concat(views.map((v) => v.x), 0);
-        const probs = model.apply(x, { training: true }) as tf.Tensor2D;
-        const parts = views.length === 1 ? [probs] : tf.split(probs, views.map((v) => v.x.shape[0]), 0);
+        const probs = forwardViews(model, views, training);
         let terms: LossTerms = {};
         names.forEach((name, i) => {
-          terms[name] = weightedCrossEntropy(views[i].y, parts[i] as tf.Tensor2D, views[i].weight);
+          terms[name] = weightedCrossEntropy(views[i].y, probs[i], views[i].weight);
         });
         for (const plugin of lossHooks) {
           terms = plugin.composeLoss!(terms, contextFor(plugin));

@@ -1,0 +1,502 @@
+/**
+ * Training kernels for the `@tensorflow/tfjs-backend-wasm` (4.22) backend.
+ *
+ * The wasm backend ships no `Conv2DBackpropFilter`, `DepthwiseConv2dNativeBackpropFilter`,
+ * `DepthwiseConv2dNativeBackpropInput` or `UnsortedSegmentSum`, so conv nets cannot be trained on
+ * it. The kernels below are composed from the wasm backend's own kernels (XNNPACK `Conv2D` /
+ * `DepthwiseConv2dNative`, `Transpose`, `PadV2`, `Reverse`, `Sum`, `ScatterNd`, ...), called
+ * directly through their `kernelFunc`s on wasm-heap tensors; nothing is copied to the JS cpu backend.
+ *
+ * Formulations (NHWC; x:[N,H,W,Ci], dy:[N,OH,OW,Co]; stride s, dilation d, top/left pad pt/pl):
+ *  - Conv2DBackpropFilter: dW[kh,kw,ci,co] = sum_{n,oh,ow} x[n, oh*s+kh*d-pt, ...,ci] dy[n,oh,ow,co]
+ *    is itself a convolution with the roles swapped: input x^T:[Ci,H,W,N] (batch=Ci, channels=N),
+ *    filter dy^T:[OH,OW,N,Co], stride d, dilation s, same top/left padding -> [Ci,KH,KW,Co] -> [KH,KW,Ci,Co].
+ *    One XNNPACK convolution (a GEMM of M=Ci*KH*KW, K=N*OH*OW, N=Co) plus three transposes; no im2col buffer.
+ *  - DepthwiseConv2dNativeBackpropFilter: the same trick with a depthwise convolution, folding the
+ *    batch into the channels: x -> [1,H,W,N*Ci], dy -> [OH,OW,N*Ci,M], then sum over N.
+ *  - DepthwiseConv2dNativeBackpropInput: dx is a stride-1 depthwise convolution (dilation d) of dy
+ *    dilated by the stride (one PadV2 on a 6-D view) and padded by (effK-1-pt), with the spatially
+ *    flipped filter viewed as [KH,KW,Ci*M,1]; the M multiplier outputs are summed.
+ *  - Conv2DBackpropInput (replacement of the stock naive C++ loop, 3-10x faster): the same
+ *    transposed convolution with XNNPACK `Conv2D` and the flipped filter transposed to [KH,KW,Co,Ci].
+ *  - UnsortedSegmentSum: one ScatterNd (which accumulates duplicates); ids outside [0, numSegments)
+ *    are dropped like TF/cpu by routing them to a scratch row that is sliced away.
+ *  - MaxPoolGrad (replacement, see `registerWasmTrainingKernels`): argmax scan over the wasm heap in
+ *    JS, as the wasm backend's own Slice/Cast/Fill kernels do, matching the cpu backend exactly
+ *    (first maximum of each window wins, values <= 0 included).
+ * Every intermediate is released with `backend.disposeData`; only the returned TensorInfo survives.
+ */
+import {
+  backend_util,
+  Conv2D,
+  Conv2DBackpropFilter,
+  Conv2DBackpropInput,
+  DepthwiseConv2dNative,
+  DepthwiseConv2dNativeBackpropFilter,
+  DepthwiseConv2dNativeBackpropInput,
+  Fill,
+  getKernel,
+  Identity,
+  MaxPoolGrad,
+  PadV2,
+  registerKernel,
+  Reshape,
+  Reverse,
+  ScatterNd,
+  Slice,
+  Sum,
+  Transpose,
+  unregisterKernel,
+  UnsortedSegmentSum,
+  util,
+} from '@tensorflow/tfjs-core';
+import type {
+  Conv2DBackpropFilterAttrs,
+  Conv2DBackpropInputAttrs,
+  DataType,
+  DepthwiseConv2dNativeBackpropFilterAttrs,
+  DepthwiseConv2dNativeBackpropInputAttrs,
+  KernelConfig,
+  KernelFunc,
+  MaxPoolGradAttrs,
+  NamedAttrMap,
+  TensorInfo,
+  UnsortedSegmentSumAttrs,
+} from '@tensorflow/tfjs-core';
+
+const BACKEND = 'wasm';
+
+type ExplicitPadding = [[number, number], [number, number], [number, number], [number, number]];
+type Shape4 = [number, number, number, number];
+
+/** The parts of tfjs-backend-wasm's `BackendWasm` these kernels use. */
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: DataType): TensorInfo;
+  typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
+  disposeData(dataId: object, force?: boolean): boolean;
+}
+
+/**
+ * Runs other wasm kernels and tracks their outputs; `finish(result)` disposes every intermediate
+ * except `result` (reshape outputs share a refcounted dataId, so each one is released exactly once).
+ */
+class WasmScope {
+  private readonly temps: TensorInfo[] = [];
+
+  constructor(readonly backend: WasmBackendLike) {}
+
+  run(kernelName: string, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap = {}): TensorInfo {
+    const kernel = getKernel(kernelName, BACKEND);
+    if (kernel == null) {
+      throw new Error(`wasm training kernels: the wasm backend has no '${kernelName}' kernel`);
+    }
+    const out = kernel.kernelFunc({ inputs, backend: this.backend, attrs }) as TensorInfo;
+    this.temps.push(out);
+    return out;
+  }
+
+  /** Registers a tensor allocated directly with `backend.makeOutput`. */
+  track(info: TensorInfo): TensorInfo {
+    this.temps.push(info);
+    return info;
+  }
+
+  reshape(x: TensorInfo, shape: number[]): TensorInfo {
+    return this.run(Reshape, { x }, { shape });
+  }
+
+  transpose(x: TensorInfo, perm: number[]): TensorInfo {
+    if (perm.every((p, i) => p === i)) return x;
+    // Moving only size-1 axes does not change the memory order: a reshape avoids a copy.
+    const moved = perm.filter((p) => x.shape[p] !== 1);
+    if (moved.every((p, i) => i === 0 || moved[i - 1] < p)) return this.reshape(x, perm.map((p) => x.shape[p]));
+    return this.run(Transpose, { x }, { perm });
+  }
+
+  slice(x: TensorInfo, begin: number[], size: number[]): TensorInfo {
+    return size.every((s, i) => s === x.shape[i]) ? x : this.run(Slice, { x }, { begin, size });
+  }
+
+  zeros(shape: number[], dtype: DataType = 'float32'): TensorInfo {
+    return this.run(Fill, {}, { shape, value: 0, dtype });
+  }
+
+  /** Disposes all intermediates but `result`, which is handed to the caller (the engine). */
+  finish(result: TensorInfo): TensorInfo {
+    const i = this.temps.lastIndexOf(result);
+    let owned: TensorInfo;
+    if (i >= 0) {
+      owned = this.temps.splice(i, 1)[0];
+    } else {
+      // A kernel input passed through unchanged must not be handed out un-owned: copy it.
+      owned = this.run(Identity, { x: result });
+      this.temps.pop();
+    }
+    this.disposeAll();
+    return owned;
+  }
+
+  disposeAll(): void {
+    for (const t of this.temps.splice(0)) this.backend.disposeData(t.dataId);
+  }
+}
+
+function withScope(backend: unknown, body: (s: WasmScope) => TensorInfo): TensorInfo {
+  const scope = new WasmScope(backend as WasmBackendLike);
+  try {
+    return scope.finish(body(scope));
+  } catch (e) {
+    scope.disposeAll();
+    throw e;
+  }
+}
+
+function assertNHWC(kernelName: string, dataFormat: string | undefined): void {
+  if (dataFormat != null && dataFormat !== 'NHWC' && dataFormat !== 'channelsLast') {
+    throw new Error(
+      `${kernelName} on the wasm backend supports only dataFormat 'NHWC', got '${dataFormat}'. ` +
+        `Transpose NCHW inputs to NHWC first.`,
+    );
+  }
+}
+
+function assertFloat32(kernelName: string, ...infos: TensorInfo[]): void {
+  for (const t of infos) {
+    if (t.dtype !== 'float32') {
+      throw new Error(`${kernelName} on the wasm backend supports only float32 tensors, got ${t.dtype}`);
+    }
+  }
+}
+
+/**
+ * Shared geometry of the filter-gradient convolution: dy (as the filter) slides over x with stride
+ * `dilation` and dilation `stride`; the bottom/right padding is chosen so that the result has at
+ * least [KH, KW] positions (more only when x has rows/columns the forward pass never read).
+ */
+function filterGradPadding(info: backend_util.Conv2DInfo, outH: number, outW: number): ExplicitPadding {
+  const pt = info.padInfo.top;
+  const pl = info.padInfo.left;
+  const pb = Math.max(0, (info.filterHeight - 1) * info.dilationHeight + (outH - 1) * info.strideHeight + 1 - info.inHeight - pt);
+  const pr = Math.max(0, (info.filterWidth - 1) * info.dilationWidth + (outW - 1) * info.strideWidth + 1 - info.inWidth - pl);
+  return [[0, 0], [pt, pb], [pl, pr], [0, 0]];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conv2DBackpropFilter
+// ---------------------------------------------------------------------------------------------
+
+const conv2DBackpropFilterWasm: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+  const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as Conv2DBackpropFilterAttrs;
+  // Conv2DBackpropFilter has no `dilations` attr in tfjs-core (its conv2d gradient rejects
+  // dilations > 1); accept one anyway so the kernel can be used for dilated convolutions directly.
+  const dilations = ((attrs as NamedAttrMap | undefined)?.dilations as number | [number, number] | undefined) ?? 1;
+  assertNHWC(Conv2DBackpropFilter, dataFormat);
+  assertFloat32(Conv2DBackpropFilter, x, dy);
+  const info = backend_util.computeConv2DInfo(
+    x.shape as Shape4, filterShape, strides, dilations, pad, dimRoundingMode, false, 'channelsLast');
+  const [KH, KW, Ci, Co] = filterShape;
+  const [N, OH, OW] = dy.shape;
+
+  return withScope(backend, (s) => {
+    if (N * OH * OW === 0 || util.sizeFromShape(x.shape) === 0) return s.zeros(filterShape);
+    const xT = s.transpose(x, [3, 1, 2, 0]); // [Ci, H, W, N]: batch = Ci, channels = N
+    const dyT = s.transpose(dy, [1, 2, 0, 3]); // [OH, OW, N, Co]: a filter
+    const r = s.run(Conv2D, { x: xT, filter: dyT }, {
+      strides: [info.dilationHeight, info.dilationWidth],
+      dilations: [info.strideHeight, info.strideWidth],
+      pad: filterGradPadding(info, OH, OW),
+      dataFormat: 'NHWC',
+    }); // [Ci, >=KH, >=KW, Co]
+    const cropped = s.slice(r, [0, 0, 0, 0], [Ci, KH, KW, Co]);
+    return s.transpose(cropped, [1, 2, 0, 3]); // [KH, KW, Ci, Co]
+  });
+};
+
+// ---------------------------------------------------------------------------------------------
+// DepthwiseConv2dNativeBackpropFilter
+// ---------------------------------------------------------------------------------------------
+
+const depthwiseBackpropFilterWasm: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+  const { strides, dilations, pad, dimRoundingMode, filterShape } =
+    attrs as unknown as DepthwiseConv2dNativeBackpropFilterAttrs;
+  assertNHWC(DepthwiseConv2dNativeBackpropFilter, (attrs as NamedAttrMap | undefined)?.dataFormat as string | undefined);
+  assertFloat32(DepthwiseConv2dNativeBackpropFilter, x, dy);
+  const info = backend_util.computeConv2DInfo(
+    x.shape as Shape4, filterShape, strides, dilations ?? 1, pad, dimRoundingMode, true);
+  const [KH, KW, C, M] = filterShape;
+  const [N, H, W] = x.shape;
+  const [, OH, OW] = dy.shape;
+
+  return withScope(backend, (s) => {
+    if (N * OH * OW === 0 || util.sizeFromShape(x.shape) === 0) return s.zeros(filterShape);
+    // Fold the batch into the channels so that the depthwise convolution also sums over n.
+    const xT = s.reshape(s.transpose(x, [1, 2, 0, 3]), [1, H, W, N * C]); // [1, H, W, N*C]
+    const dy5 = s.reshape(dy, [N, OH, OW, C, M]);
+    const dyT = s.reshape(s.transpose(dy5, [1, 2, 0, 3, 4]), [OH, OW, N * C, M]); // filter
+    const r = s.run(DepthwiseConv2dNative, { x: xT, filter: dyT }, {
+      strides: [info.dilationHeight, info.dilationWidth],
+      dilations: [info.strideHeight, info.strideWidth],
+      pad: filterGradPadding(info, OH, OW),
+      dataFormat: 'NHWC',
+    }); // [1, >=KH, >=KW, N*C*M]
+    const [, KH2, KW2] = r.shape;
+    let g = s.reshape(r, [KH2, KW2, N, C * M]);
+    g = N > 1 ? s.run(Sum, { x: g }, { axis: [2], keepDims: false }) : s.reshape(g, [KH2, KW2, C * M]);
+    g = s.slice(g, [0, 0, 0], [KH, KW, C * M]);
+    return s.reshape(g, [KH, KW, C, M]);
+  });
+};
+
+// ---------------------------------------------------------------------------------------------
+// DepthwiseConv2dNativeBackpropInput
+// ---------------------------------------------------------------------------------------------
+
+const depthwiseBackpropInputWasm: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+  const { strides, dilations, pad, dimRoundingMode, inputShape } =
+    attrs as unknown as DepthwiseConv2dNativeBackpropInputAttrs;
+  assertNHWC(DepthwiseConv2dNativeBackpropInput, (attrs as NamedAttrMap | undefined)?.dataFormat as string | undefined);
+  assertFloat32(DepthwiseConv2dNativeBackpropInput, dy, filter);
+  const info = backend_util.computeConv2DInfo(
+    inputShape, filter.shape as Shape4, strides, dilations ?? 1, pad, dimRoundingMode, true);
+  const [N, H, W, C] = inputShape;
+  const [KH, KW, , M] = filter.shape;
+  const [, OH, OW] = dy.shape;
+
+  return withScope(backend, (s) => {
+    if (N * OH * OW === 0 || util.sizeFromShape(inputShape) === 0) return s.zeros(inputShape);
+    // Spatially flipped filter with one output channel per (c, m).
+    const flipped = s.reshape(s.run(Reverse, { x: filter }, { dims: [0, 1] }), [KH, KW, C * M, 1]);
+    const z = transposedConvolution(s, dy, flipped, info, [N, H, W], true); // [N, H, W, C*M]
+    if (M === 1) return z;
+    // Sum the channel-multiplier outputs (innermost axis, so no transpose inside Sum).
+    return s.run(Sum, { x: s.reshape(z, [N, H, W, C, M]) }, { axis: [4], keepDims: false });
+  });
+};
+
+/**
+ * Gradient of a convolution w.r.t. its input (a "transposed convolution"): dy is dilated by the
+ * forward stride (one PadV2 on a [N,OH,1,OW,1,C] view), then correlated at stride 1 with the
+ * forward dilation with `flippedFilter` (already spatially reversed, laid out for `Conv2D` or
+ * `DepthwiseConv2dNative`), padded by effK-1-pad on top/left and so that exactly H x W comes out.
+ * Negative paddings become crops of the output.
+ */
+function transposedConvolution(
+  s: WasmScope, dy: TensorInfo, flippedFilter: TensorInfo, info: backend_util.Conv2DInfo,
+  [N, H, W]: number[], depthwise: boolean,
+): TensorInfo {
+  const [, OH, OW, C] = dy.shape;
+  const sh = info.strideHeight;
+  const sw = info.strideWidth;
+  let dyd = dy;
+  if (sh > 1 || sw > 1) {
+    const dy6 = s.reshape(dy, [N, OH, 1, OW, 1, C]);
+    const padded = s.run(PadV2, { x: dy6 }, {
+      paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]],
+      constantValue: 0,
+    });
+    dyd = s.reshape(padded, [N, OH * sh, OW * sw, C]); // includes (s-1) trailing zero rows/cols
+  }
+  const [, HD, WD] = dyd.shape;
+  const top = info.effectiveFilterHeight - 1 - info.padInfo.top;
+  const left = info.effectiveFilterWidth - 1 - info.padInfo.left;
+  const bottom = H - 1 + info.effectiveFilterHeight - top - HD;
+  const right = W - 1 + info.effectiveFilterWidth - left - WD;
+  const z = s.run(depthwise ? DepthwiseConv2dNative : Conv2D, { x: dyd, filter: flippedFilter }, {
+    strides: [1, 1],
+    dilations: [info.dilationHeight, info.dilationWidth],
+    pad: [[0, 0], [Math.max(top, 0), Math.max(bottom, 0)], [Math.max(left, 0), Math.max(right, 0)], [0, 0]],
+    dataFormat: 'NHWC',
+  }); // [N, >=H, >=W, channels]
+  return s.slice(z, [0, Math.max(-top, 0), Math.max(-left, 0), 0], [N, H, W, z.shape[3]]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conv2DBackpropInput (replacement, see `registerWasmTrainingKernels`)
+// ---------------------------------------------------------------------------------------------
+
+/** The stock wasm kernel, used for NCHW (which the XNNPACK formulation below does not handle). */
+let stockConv2DBackpropInput: KernelConfig | undefined;
+
+const conv2DBackpropInputWasm: KernelFunc = (args) => {
+  const { inputs, backend, attrs } = args;
+  const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as Conv2DBackpropInputAttrs;
+  if (dataFormat === 'NCHW' && stockConv2DBackpropInput != null) return stockConv2DBackpropInput.kernelFunc(args);
+  assertNHWC(Conv2DBackpropInput, dataFormat);
+  assertFloat32(Conv2DBackpropInput, dy, filter);
+  const dilations = ((attrs as NamedAttrMap | undefined)?.dilations as number | [number, number] | undefined) ?? 1;
+  const info = backend_util.computeConv2DInfo(
+    inputShape, filter.shape as Shape4, strides, dilations, pad, dimRoundingMode, false, 'channelsLast');
+  const [N, H, W] = inputShape;
+  const [, OH, OW] = dy.shape;
+  return withScope(backend, (s) => {
+    if (N * OH * OW === 0 || util.sizeFromShape(inputShape) === 0) return s.zeros(inputShape);
+    // [KH,KW,Ci,Co] -> flipped, in/out swapped: [KH,KW,Co,Ci].
+    const flipped = s.transpose(s.run(Reverse, { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]);
+    return transposedConvolution(s, dy, flipped, info, [N, H, W], false);
+  });
+};
+
+// ---------------------------------------------------------------------------------------------
+// UnsortedSegmentSum
+// ---------------------------------------------------------------------------------------------
+
+const unsortedSegmentSumWasm: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, segmentIds } = inputs as { x: TensorInfo; segmentIds: TensorInfo };
+  const { numSegments } = attrs as unknown as UnsortedSegmentSumAttrs;
+  const idsRank = segmentIds.shape.length;
+  if (!util.arraysEqual(x.shape.slice(0, idsRank), segmentIds.shape)) {
+    throw new Error(
+      `UnsortedSegmentSum: segmentIds shape [${segmentIds.shape}] must be a prefix of x shape [${x.shape}]`);
+  }
+  const innerShape = x.shape.slice(idsRank);
+  const innerSize = util.sizeFromShape(innerShape);
+  const n = util.sizeFromShape(segmentIds.shape);
+  const outShape = [numSegments, ...innerShape];
+
+  return withScope(backend, (s) => {
+    if (n === 0 || innerSize === 0 || numSegments === 0) return s.zeros(outShape, x.dtype);
+    const ids = s.backend.typedArrayFromHeap(segmentIds);
+    let allValid = true;
+    for (let i = 0; i < n; i++) {
+      const id = ids[i];
+      if (!(id >= 0 && id < numSegments)) {
+        allValid = false;
+        break;
+      }
+    }
+    let indices: TensorInfo;
+    let rows = numSegments;
+    if (allValid && segmentIds.dtype === 'int32') {
+      indices = s.reshape(segmentIds, [n, 1]);
+    } else {
+      // Like TF (and the cpu backend), ids outside [0, numSegments) are dropped: send them to a
+      // scratch row `numSegments` that is sliced off below (ScatterNd does no bounds checks).
+      rows = allValid ? numSegments : numSegments + 1;
+      indices = s.track(s.backend.makeOutput([n, 1], 'int32'));
+      const idx = s.backend.typedArrayFromHeap(indices);
+      const src = s.backend.typedArrayFromHeap(segmentIds); // re-read: makeOutput may grow the heap
+      for (let i = 0; i < n; i++) {
+        const id = src[i];
+        idx[i] = id >= 0 && id < numSegments ? id : numSegments;
+      }
+    }
+    const updates = s.reshape(x, [n, innerSize]);
+    const summed = s.run(ScatterNd, { indices, updates }, { shape: [rows, innerSize] });
+    return s.reshape(s.slice(summed, [0, 0], [numSegments, innerSize]), outShape);
+  });
+};
+
+// ---------------------------------------------------------------------------------------------
+// MaxPoolGrad (replacement)
+// ---------------------------------------------------------------------------------------------
+
+const maxPoolGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
+  const { dy, input } = inputs as { dy: TensorInfo; input: TensorInfo };
+  const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as MaxPoolGradAttrs;
+  const b = backend as WasmBackendLike;
+  const info = backend_util.computePool2DInfo(
+    input.shape as Shape4, filterSize, strides, 1, pad, dimRoundingMode);
+  const { batchSize, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = info;
+  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = info;
+  const { effectiveFilterHeight: fh, effectiveFilterWidth: fw } = info;
+  const pt = info.padInfo.top;
+  const pl = info.padInfo.left;
+
+  const dx = b.makeOutput(input.shape, 'float32');
+  // Views are taken after the allocation above (which may grow and detach the wasm heap).
+  const xv = b.typedArrayFromHeap(input);
+  const dyv = b.typedArrayFromHeap(dy);
+  const dxv = b.typedArrayFromHeap(dx) as Float32Array;
+  dxv.fill(0);
+  const best = new Float64Array(C);
+  const pos = new Int32Array(C);
+  for (let n = 0; n < batchSize; n++) {
+    for (let oh = 0; oh < OH; oh++) {
+      const r0 = oh * sh - pt;
+      let rMin = r0;
+      while (rMin < 0) rMin += dh;
+      const rMax = Math.min(H, r0 + fh);
+      for (let ow = 0; ow < OW; ow++) {
+        const c0 = ow * sw - pl;
+        let cMin = c0;
+        while (cMin < 0) cMin += dw;
+        const cMax = Math.min(W, c0 + fw);
+        best.fill(Number.NEGATIVE_INFINITY);
+        pos.fill(-1);
+        // Row-major scan with a strict '>' keeps the first maximum of each window, like the cpu
+        // backend; values <= 0 are handled because the running max starts at -Infinity.
+        for (let r = rMin; r < rMax; r += dh) {
+          for (let col = cMin; col < cMax; col += dw) {
+            const base = ((n * H + r) * W + col) * C;
+            for (let c = 0; c < C; c++) {
+              const v = xv[base + c];
+              if (v > best[c]) {
+                best[c] = v;
+                pos[c] = base + c;
+              }
+            }
+          }
+        }
+        const dyBase = ((n * OH + oh) * OW + ow) * C;
+        for (let c = 0; c < C; c++) {
+          const p = pos[c];
+          if (p >= 0) dxv[p] += dyv[dyBase + c];
+        }
+      }
+    }
+  }
+  return dx;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Registration
+// ---------------------------------------------------------------------------------------------
+
+const MISSING_KERNELS: KernelConfig[] = [
+  { kernelName: Conv2DBackpropFilter, backendName: BACKEND, kernelFunc: conv2DBackpropFilterWasm },
+  { kernelName: DepthwiseConv2dNativeBackpropFilter, backendName: BACKEND, kernelFunc: depthwiseBackpropFilterWasm },
+  { kernelName: DepthwiseConv2dNativeBackpropInput, backendName: BACKEND, kernelFunc: depthwiseBackpropInputWasm },
+  { kernelName: UnsortedSegmentSum, backendName: BACKEND, kernelFunc: unsortedSegmentSumWasm },
+];
+
+/**
+ * Registers the gradient kernels the wasm backend lacks, a corrected MaxPoolGrad and a faster
+ * Conv2DBackpropInput. Call it after `@tensorflow/tfjs-backend-wasm` has been imported (importing
+ * that package registers its own MaxPoolGrad / Conv2DBackpropInput, which would replace ours);
+ * before or after `tf.setBackend('wasm')` both work. Idempotent: missing kernels that are already
+ * present are skipped and replacements are not redone. Returns the names registered by this call.
+ */
+export function registerWasmTrainingKernels(): string[] {
+  const registered: string[] = [];
+  for (const config of MISSING_KERNELS) {
+    if (getKernel(config.kernelName, BACKEND) != null) continue;
+    registerKernel(config);
+    registered.push(config.kernelName);
+  }
+  // Replace the stock naive-loop C++ Conv2DBackpropInput with the XNNPACK formulation (several times
+  // faster); its setupFunc is kept so its kernelFunc still serves NCHW.
+  const currentInput = getKernel(Conv2DBackpropInput, BACKEND);
+  if (currentInput?.kernelFunc !== conv2DBackpropInputWasm) {
+    if (currentInput != null) {
+      stockConv2DBackpropInput = currentInput;
+      unregisterKernel(Conv2DBackpropInput, BACKEND);
+    }
+    registerKernel({
+      kernelName: Conv2DBackpropInput, backendName: BACKEND, setupFunc: stockConv2DBackpropInput?.setupFunc,
+      kernelFunc: conv2DBackpropInputWasm,
+    });
+    registered.push(Conv2DBackpropInput);
+  }
+  // Replace, not skip: wasm 4.22's C++ MaxPoolGrad starts its max at FLT_MIN (> 0) and keeps the last tie, so all-<=0 windows get no gradient.
+  const current = getKernel(MaxPoolGrad, BACKEND);
+  if (current?.kernelFunc !== maxPoolGradWasm) {
+    if (current != null) unregisterKernel(MaxPoolGrad, BACKEND);
+    registerKernel({ kernelName: MaxPoolGrad, backendName: BACKEND, kernelFunc: maxPoolGradWasm });
+    registered.push(MaxPoolGrad);
+  }
+  return registered;
+}

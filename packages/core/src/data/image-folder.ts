@@ -1,0 +1,188 @@
+/**
+ * The image-folder data source: `<root>/<split>/<class>/*.{png,jpg,jpeg}`.
+ *
+ * Label indices come from the sorted union of class folder names over all splits, so `happy` has
+ * the same index in train and test even if one split were listed first. A class that exists in some
+ * split but is missing or empty in another is an error here, before training, rather than a
+ * silently shifted or absent class in the metrics.
+ */
+import { readdirSync, statSync, type Dirent } from 'node:fs';
+import path from 'node:path';
+import { decodeFiles } from './decode-pool.js';
+import { DataError, type DataSource, type ImageSet, type LoadOptions } from './source.js';
+
+export interface ImageFolderOptions {
+  root: string;
+  /** Decode worker threads (see `decodeFiles`); default picks by job size and cores. */
+  workers?: number;
+}
+
+const IMAGE_EXTENSION = /\.(png|jpe?g)$/i;
+const EXPECTED = '<root>/<split>/<class>/*.png (or .jpg, .jpeg)';
+
+/** The folder tree as found on disk: split name → class name → absolute image paths, sorted. */
+type Layout = Map<string, Map<string, string[]>>;
+
+export function createImageFolderSource(options: ImageFolderOptions): DataSource {
+  const root = path.resolve(options.root);
+  return {
+    description: `imagefolder ${options.root}`,
+    async classes() {
+      return classNames(scanLayout(root));
+    },
+    async splits() {
+      return [...scanLayout(root).keys()];
+    },
+    async load(split: string, loadOptions: LoadOptions) {
+      return loadSplit(root, split, loadOptions, options.workers);
+    },
+  };
+}
+
+async function loadSplit(root: string, split: string, options: LoadOptions, workers: number | undefined): Promise<ImageSet> {
+  const { imageSize: size, logger } = options;
+  if (!Number.isInteger(size) || size < 1) throw new Error(`imageSize must be a positive integer, got ${size}`);
+  const layout = scanLayout(root);
+  const classes = classNames(layout);
+  const files = filesOfSplit(root, split, layout, classes);
+
+  const paths = files.flatMap((f) => f.paths);
+  const labelOf = files.flatMap((f, label) => f.paths.map(() => label));
+  const started = Date.now();
+  const results = await decodeFiles(paths, size, { workers, logger });
+
+  const pixels = size * size * 3;
+  const okCount = results.filter((r) => r.ok).length;
+  const set: ImageSet = {
+    images: new Uint8Array(okCount * pixels),
+    labels: new Int32Array(okCount),
+    count: okCount,
+    size,
+    classes,
+    sources: [],
+    skipped: [],
+  };
+  results.forEach((result, i) => {
+    if (result.ok) {
+      set.images.set(result.data, set.sources.length * pixels);
+      set.labels[set.sources.length] = labelOf[i];
+      set.sources.push(paths[i]);
+    } else {
+      set.skipped.push({ path: paths[i], reason: result.reason });
+      logger.warn(`skipping unreadable image ${paths[i]}: ${result.reason}`, { path: paths[i], reason: result.reason });
+    }
+  });
+  if (set.skipped.length > 0) {
+    logger.warn(`skipped ${set.skipped.length} of ${paths.length} images in split "${split}"`, { split, skipped: set.skipped.length });
+  }
+  checkNoClassLost(set, files, split);
+  logger.debug(`loaded split "${split}": ${set.count} images, ${classes.length} classes, ${size}x${size}`, {
+    ms: Date.now() - started,
+  });
+  return set;
+}
+
+/**
+ * The image files of each class of `split`, in label order. Throws DataError for a missing split
+ * and for a class folder that is missing or has no images while another split has that class.
+ */
+function filesOfSplit(root: string, split: string, layout: Layout, classes: string[]): { dir: string; paths: string[] }[] {
+  const splitDir = path.join(root, split);
+  const classDirs = layout.get(split);
+  if (!classDirs) {
+    const reason = isDirectory(splitDir) ? 'has no class folders' : 'not found';
+    throw new DataError(
+      `split "${split}" ${reason}: ${splitDir} (expected ${EXPECTED}; splits found: ${[...layout.keys()].join(', ')})`,
+      splitDir,
+    );
+  }
+  return classes.map((name) => {
+    const dir = path.join(splitDir, name);
+    const paths = classDirs.get(name);
+    if (!paths) {
+      throw new DataError(`class folder missing: ${dir} (other splits have class "${name}"; an empty class or split is an error before training)`, dir);
+    }
+    if (paths.length === 0) {
+      throw new DataError(`class folder is empty: ${dir} (expected *.png, *.jpg or *.jpeg files; an empty class or split is an error before training)`, dir);
+    }
+    return { dir, paths };
+  });
+}
+
+/** A class whose every file was unreadable is as empty as an empty folder. */
+function checkNoClassLost(set: ImageSet, files: { dir: string }[], split: string): void {
+  const counts = new Array<number>(files.length).fill(0);
+  for (const label of set.labels) counts[label]++;
+  const lost = counts.findIndex((n) => n === 0);
+  if (lost >= 0) {
+    throw new DataError(
+      `class folder has no readable images: ${files[lost].dir} (all skipped in split "${split}"; an empty class or split is an error before training)`,
+      files[lost].dir,
+    );
+  }
+}
+
+/** Reads the tree. Splits are sorted subfolders of root holding at least one class folder. */
+function scanLayout(root: string): Layout {
+  if (!isDirectory(root)) {
+    throw new DataError(`image folder not found: ${root} (expected ${EXPECTED})`, root);
+  }
+  const layout: Layout = new Map();
+  for (const split of subfolders(root)) {
+    const classes = new Map<string, string[]>();
+    for (const name of subfolders(path.join(root, split))) classes.set(name, imageFiles(path.join(root, split, name)));
+    if (classes.size > 0) layout.set(split, classes);
+  }
+  if (layout.size === 0) {
+    throw new DataError(`no splits found in ${root} (expected ${EXPECTED})`, root);
+  }
+  return layout;
+}
+
+function classNames(layout: Layout): string[] {
+  const names = new Set<string>();
+  for (const classes of layout.values()) for (const name of classes.keys()) names.add(name);
+  return sortNames([...names]);
+}
+
+/** Code-unit order, not locale order: the same on every machine, so labels are reproducible. */
+function sortNames(names: string[]): string[] {
+  return names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+function entries(dir: string): Dirent[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true });
+  } catch (err) {
+    throw new DataError(`cannot read folder ${dir}: ${err instanceof Error ? err.message : String(err)}`, dir);
+  }
+}
+
+/** Visible subfolders, sorted; hidden ones (.git, .cache) are not splits or classes. Follows symlinks. */
+function subfolders(dir: string): string[] {
+  const names = entries(dir)
+    .filter((e) => !e.name.startsWith('.'))
+    .filter((e) => e.isDirectory() || (e.isSymbolicLink() && isDirectory(path.join(dir, e.name))))
+    .map((e) => e.name);
+  return sortNames(names);
+}
+
+/**
+ * Image files by extension (any case), sorted by name. Other files (notes, Thumbs.db) are ignored, and
+ * so are dotfiles: macOS copies leave `._face.png` resource forks that are not images.
+ */
+function imageFiles(dir: string): string[] {
+  const names = entries(dir)
+    .filter((e) => IMAGE_EXTENSION.test(e.name) && !e.name.startsWith('.'))
+    .filter((e) => e.isFile() || (e.isSymbolicLink() && !isDirectory(path.join(dir, e.name))))
+    .map((e) => e.name);
+  return sortNames(names).map((name) => path.join(dir, name));
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
