@@ -25,11 +25,12 @@ export function evaluateModel(model: tfl.LayersModel, set: ImageSet, batchSize: 
   return computeMetrics(predictSet(model, set, batchSize), set.labels, set.classes);
 }
 
-function batchNormLayers(model: tfl.LayersModel): (tfl.layers.Layer & { momentum: number })[] {
-  const found: (tfl.layers.Layer & { momentum: number })[] = [];
+/** Layers of a class, nested models included. */
+function layersOf<T>(model: tfl.LayersModel, className: string): (tfl.layers.Layer & T)[] {
+  const found: (tfl.layers.Layer & T)[] = [];
   const visit = (layer: tfl.layers.Layer) => {
-    if (layer.getClassName() === 'BatchNormalization') found.push(layer as any);
-    const inner = (layer as any).layers as tfl.layers.Layer[] | undefined;
+    if (layer.getClassName() === className) found.push(layer as tfl.layers.Layer & T);
+    const inner = (layer as unknown as { layers?: tfl.layers.Layer[] }).layers;
     if (Array.isArray(inner)) inner.forEach(visit);
   };
   model.layers.forEach(visit);
@@ -41,15 +42,19 @@ function batchNormLayers(model: tfl.LayersModel): (tfl.layers.Layer & { momentum
  * statistics over `maxBatches` training batches (a "precise BN" pass). The moving averages lag far
  * behind the weights on small data, which makes inference-mode metrics look much worse than the
  * model is; after this pass they describe the current weights. Weights other than the statistics
- * are untouched. Returns the number of batches used (0 when the model has no batch norm).
+ * are untouched; dropout is switched off during the pass, as at inference. Returns the number of batches used (0 when the model has no batch norm).
  */
 export function recalibrateBatchNorm(model: tfl.LayersModel, set: ImageSet, batchSize: number, maxBatches: number, rng?: Rng): number {
-  const layers = batchNormLayers(model);
+  const layers = layersOf<{ momentum: number }>(model, 'BatchNormalization');
   if (layers.length === 0 || maxBatches <= 0) return 0;
+  // Statistics are for inference, where dropout is off: switch it off for the pass too.
+  const dropouts = layersOf<{ rate: number }>(model, 'Dropout');
+  const rates = dropouts.map((l) => l.rate);
   const order = rng ? rng.permutation(set.count) : identityOrder(set.count);
   const ranges = batchRanges(set.count, batchSize).slice(0, maxBatches);
   const saved = layers.map((l) => l.momentum);
   try {
+    for (const l of dropouts) l.rate = 0;
     ranges.forEach(([start, end], k) => {
       // Momentum 1 - 1/(k+1) turns the exponential average into the plain mean of the k+1 batches.
       for (const l of layers) l.momentum = 1 - 1 / (k + 1);
@@ -60,6 +65,7 @@ export function recalibrateBatchNorm(model: tfl.LayersModel, set: ImageSet, batc
     });
   } finally {
     layers.forEach((l, i) => (l.momentum = saved[i]));
+    dropouts.forEach((l, i) => (l.rate = rates[i]));
   }
   return ranges.length;
 }
