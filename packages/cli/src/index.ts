@@ -3,3 +3,4 @@ export { trainCommand, UsageError, type TrainCommandOptions } from './commands/t
 export { evalCommand, formatMetrics, type EvalCommandOptions } from './commands/eval.js';
 export { createReporter, formatProgress, type Reporter } from './progress.js';
 export { openSession, type Session } from './setup.js';
+export { builtinPlugins, registerBuiltinPlugins } from './builtins.js';

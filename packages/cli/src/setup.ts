@@ -1,4 +1,5 @@
 import { registerBackbones } from '@fermix/backbones';
+import { registerBuiltinPlugins } from './builtins.js';
 import {
   createContainer,
   loadConfig,
@@ -18,7 +19,7 @@ export interface Session {
   plugins: FermixPlugin[];
 }
 
-/** Config, container with fermix's backbones registered, and the config's plugins, validated. */
+/** Config, container with fermix's backbones and plugins registered, and the config's plugins, validated. */
 export async function openSession(configFile: string | undefined, logger: Logger): Promise<Session> {
   const config = await loadConfig({ file: configFile });
   logger.info(`config: ${config.configFile ?? 'none found, using the defaults (synthetic data)'}`);
@@ -26,6 +27,7 @@ export async function openSession(configFile: string | undefined, logger: Logger
   registerBackbones(container.get<BackboneRegistry>(TOKENS.BackboneRegistry));
   // Validate the backbone name now, before any data is decoded.
   container.get<BackboneRegistry>(TOKENS.BackboneRegistry).get(config.model.backbone);
-  const plugins = await resolvePlugins(config, container.get<PluginRegistry>(TOKENS.PluginRegistry));
+  const registry = registerBuiltinPlugins(container.get<PluginRegistry>(TOKENS.PluginRegistry));
+  const plugins = await resolvePlugins(config, registry);
   return { config, container, plugins };
 }

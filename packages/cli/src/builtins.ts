@@ -1,0 +1,14 @@
+import dropout from '@fermix/plugin-dropout';
+import flip from '@fermix/plugin-flip';
+import mixaugment from '@fermix/plugin-mixaugment';
+import mixup from '@fermix/plugin-mixup';
+import type { PluginFactory, PluginRegistry } from '@fermix/core';
+
+/** The plugins that come with the fermix command, by their short names. */
+export const builtinPlugins: Record<string, PluginFactory> = { mixup, mixaugment, flip, dropout };
+
+/** Registers them, so `- mixup: {...}` works wherever the config file sits. */
+export function registerBuiltinPlugins(registry: PluginRegistry): PluginRegistry {
+  for (const [name, factory] of Object.entries(builtinPlugins)) registry.register(name, factory);
+  return registry;
+}

@@ -1,0 +1,99 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../../..');
+const bin = path.join(root, 'packages/cli/src/bin.ts');
+const tsx = path.join(root, 'node_modules/.bin/tsx');
+
+/** Runs the real `fermix` entry point from the sources, as a separate process without a terminal. */
+function fermix(args: string[], cwd: string) {
+  const r = spawnSync(tsx, ['--conditions=fermix-source', bin, ...args], { cwd, encoding: 'utf8', env: { ...process.env, CI: 'true' }, timeout: 300_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const tinyConfig = `seed: 2
+backend: wasm
+data:
+  format: synthetic
+  imageSize: 16
+  trainPerClass: 4
+  testPerClass: 2
+model:
+  backbone: small-cnn
+  options: { widths: [4], convsPerStage: 1 }
+train:
+  epochs: 2
+  batchSize: 8
+  bnRecalibrationBatches: 2
+`;
+
+function project(config: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fermix-cli-'));
+  writeFileSync(path.join(dir, 'fermix.config.yaml'), config);
+  return dir;
+}
+
+describe('fermix command', () => {
+  it('--help is the manual: it lists the commands, and each command has its own help', () => {
+    const top = fermix(['--help'], root);
+    expect(top.code).toBe(0);
+    expect(top.stdout).toContain('train');
+    expect(top.stdout).toContain('eval');
+    const train = fermix(['train', '--help'], root);
+    expect(train.stdout).toContain('--resume');
+    expect(train.stdout).toContain('--out');
+    const evalHelp = fermix(['eval', '--help'], root);
+    expect(evalHelp.stdout).toContain('--checkpoint');
+  });
+
+  it('trains from the config it finds, writes the run folder, evaluates the best checkpoint, and refuses to overwrite the run', () => {
+    const dir = project(tinyConfig);
+    const trained = fermix(['train', '--out', 'run'], dir);
+    expect(trained.stderr).not.toMatch(/\x1b\[/); // no progress-bar escapes without a terminal
+    expect(trained.code, trained.stderr).toBe(0);
+    expect(trained.stdout).toMatch(/accuracy \d+\.\d+%/);
+    const run = path.join(dir, 'run');
+    expect(readdirSync(run).sort()).toEqual(['checkpoints', 'config.yaml', 'log.jsonl', 'metrics.json']);
+    const metrics = JSON.parse(readFileSync(path.join(run, 'metrics.json'), 'utf8'));
+    expect(metrics.classes).toEqual(['angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise']);
+    expect(metrics.history).toHaveLength(2);
+    expect(trained.stderr).toContain('backend: wasm');
+
+    const evaluated = fermix(['eval', '-c', path.join(run, 'config.yaml'), '--checkpoint', path.join(run, 'checkpoints/best'), '--json', 'eval.json'], dir);
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    expect(evaluated.stdout).toContain('confusion matrix');
+    const again = JSON.parse(readFileSync(path.join(dir, 'eval.json'), 'utf8'));
+    // The checkpoint holds the best epoch's weights and statistics: eval reproduces the run's figures.
+    expect(again.accuracy).toBeCloseTo(metrics.accuracy, 6);
+    expect(again.macroF1).toBeCloseTo(metrics.macroF1, 6);
+
+    const before = readFileSync(path.join(run, 'metrics.json'), 'utf8');
+    const refused = fermix(['train', '--out', 'run'], dir);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('--resume');
+    expect(readFileSync(path.join(run, 'metrics.json'), 'utf8')).toBe(before);
+  });
+
+  it('stops on a bad config before anything starts, naming the YAML path', () => {
+    const dir = project(tinyConfig.replace('batchSize: 8', 'batchSize: eight'));
+    const r = fermix(['train', '--out', 'run'], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('train.batchSize');
+    expect(r.stderr).toContain('"eight"');
+    expect(r.stderr).not.toContain('    at '); // a message, not a stack trace
+    expect(existsSync(path.join(dir, 'run'))).toBe(false);
+  });
+
+  it('names an unknown backbone before loading any data', () => {
+    const dir = project(tinyConfig.replace('backbone: small-cnn', 'backbone: resnet9000'));
+    const r = fermix(['train', '--out', 'run'], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('model.backbone');
+    expect(r.stderr).toContain('small-cnn');
+  });
+});
