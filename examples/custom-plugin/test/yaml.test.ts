@@ -1,15 +1,15 @@
 /**
  * The plugin as a user meets it: installed in a project (node_modules/fermix-plugin-cutmix, here a
  * symlink to this folder, as `pnpm add` of a local folder or `npm link` makes), named by its package
- * name in the project's fermix.config.yaml, and resolved by @fermix/core from the config's folder
- * with `createRequire(<config dir>).resolve(...)`.
+ * name in the project's fermix.config.yaml, and found by @fermix/core from the config's folder
+ * (node_modules upward), then imported through its ESM entry so it shares the host's @fermix/core.
  *
  * Two runs of that:
  * - in this vitest process, where Node itself resolves with the `fermix-source` condition (vitest
  *   passes `ssr.resolve.externalConditions` to its workers as `--conditions`), so the package
  *   resolves to src/index.ts: the YAML and registry plumbing, with the plugin and core from sources;
  * - in a plain `node` child process without that condition, which is what a user gets: the package's
- *   `require` entry, dist/index.cjs, beside @fermix/core's built dist. This test builds both first.
+ *   built dist beside @fermix/core's built dist. This test builds both first.
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -180,7 +180,7 @@ describe('fermix-plugin-cutmix from YAML by package name, as installed (plain No
     return JSON.parse(stdout.trim().split('\n').at(-1)!);
   }
 
-  it('resolves to dist/index.cjs and trains 3 steps: finite losses, cutmix draws, no tensor leak', async () => {
+  it('resolves to the built package and trains 3 steps: finite losses, cutmix draws, no tensor leak', async () => {
     const out = await run(writeConfig(project, 'fermix.config.yaml', PLUGIN_ENTRY));
     expect(out.error).toBeUndefined();
     expect(out.resolved).toBe(path.join(pluginDir, 'dist', 'index.cjs'));
@@ -199,18 +199,12 @@ describe('fermix-plugin-cutmix from YAML by package name, as installed (plain No
     expect(out.error?.name).toBe('ConfigError');
     expect(out.error.message).toContain('bad.yaml');
     expect(out.error.message).toMatch(/plugins\[0\]\.fermix-plugin-cutmix/);
-    expect(out.error.message).toMatch(/alpha: expected a number > 0, found 0/);
+    expect(out.error.message).toMatch(/fermix-plugin-cutmix\.alpha \(bad\.yaml:\d+:\d+\): expected a number > 0, found 0/);
   });
 
-  // KNOWN ISSUE in @fermix/core (src/registry.ts): a plugin package loaded by name is resolved with
-  // createRequire(...).resolve, i.e. through its `require` entry (dist/index.cjs), which loads
-  // @fermix/core's CJS build: a second copy of core beside the ESM one that resolvePlugins (and the
-  // fermix command) runs in. The plugin's OptionsError is then not `instanceof` resolvePlugins'
-  // OptionsError, so the issue is reported at `plugins[0].fermix-plugin-cutmix` with the plugin's own
-  // message nested in it, not at `plugins[0].fermix-plugin-cutmix.alpha` with the option's line and
-  // column as in-process above. Built-in plugins (registered by the CLI) are not affected.
-  // When core is fixed this test starts failing: remove `.fails`.
-  it.fails('a bad option is reported at its own YAML path (KNOWN ISSUE: two copies of @fermix/core)', async () => {
+  // A plugin loaded by package name is imported through its ESM entry, so it shares the fermix
+  // command's @fermix/core; its option errors keep their YAML path.
+  it('a bad option is reported at its own YAML path, outside vitest too', async () => {
     const out = await run(writeConfig(project, 'bad-path.yaml', BAD_ENTRY));
     expect(out.error.issues[0].path).toEqual(['plugins', 0, 'fermix-plugin-cutmix', 'alpha']);
   });

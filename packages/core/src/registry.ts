@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -77,24 +78,59 @@ export class PluginRegistry {
     const known = this.byName.get(name) ?? this.byName.get(pluginPackageName(name));
     if (known) return known;
     const pkg = pluginPackageName(name);
-    let resolved: string;
-    try {
-      resolved = createRequire(path.join(fromDir, 'noop.js')).resolve(pkg);
-    } catch {
-      try {
-        // An ESM-only package has no `require` entry: let import() resolve it.
-        return this.fromModule(await import(pkg), pkg);
-      } catch {
-        throw new Error(`unknown plugin "${name}": package ${pkg} is not installed where ${fromDir} can see it (install it, e.g. pnpm add ${pkg}, or check the name)`);
-      }
+    const entry = findPackageEntry(pkg, fromDir);
+    if (!entry) {
+      throw new Error(`unknown plugin "${name}": package ${pkg} is not installed where ${fromDir} can see it (install it, e.g. pnpm add ${pkg}, or check the name)`);
     }
-    return this.fromModule(await import(pathToFileURL(resolved).href), pkg);
+    return this.fromModule(await import(pathToFileURL(entry).href), pkg);
   }
 
   private fromModule(mod: unknown, pkg: string): PluginFactory {
     const factory = factoryFromModule(mod);
     if (!factory) throw new Error(`package ${pkg} does not export a plugin factory (expected a default export function)`);
     return factory;
+  }
+}
+
+/** Export conditions given to this process with --conditions / -C (also through NODE_OPTIONS). */
+function activeConditions(): string[] {
+  const args = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  const found: string[] = [];
+  args.forEach((arg, i) => {
+    const m = /^(?:--conditions|-C)=(.+)$/.exec(arg);
+    if (m) found.push(m[1]);
+    else if ((arg === '--conditions' || arg === '-C') && args[i + 1]) found.push(args[i + 1]);
+  });
+  return found;
+}
+
+/**
+ * The file to import for a package installed where `fromDir` can see it. The ESM entry is preferred:
+ * the fermix command runs as ESM, and a plugin loaded through its CommonJS build would bring a second
+ * copy of @fermix/core into the process.
+ */
+export function findPackageEntry(pkg: string, fromDir: string): string | null {
+  for (let dir = path.resolve(fromDir); ; dir = path.dirname(dir)) {
+    const pkgDir = path.join(dir, 'node_modules', ...pkg.split('/'));
+    const manifest = path.join(pkgDir, 'package.json');
+    if (existsSync(manifest)) {
+      const json = JSON.parse(readFileSync(manifest, 'utf8'));
+      const root = typeof json.exports === 'object' && json.exports !== null ? (json.exports['.'] ?? json.exports) : json.exports;
+      const pick = (v: unknown): string | undefined =>
+        typeof v === 'string' ? v : v && typeof v === 'object' ? pick((v as Record<string, unknown>).default) : undefined;
+      const conditions = root && typeof root === 'object' ? (root as Record<string, unknown>) : {};
+      // Conditions the process runs with (node --conditions=...) come first, as in Node's own resolution.
+      const preferred = [...activeConditions(), 'import', 'require'].map((c) => pick(conditions[c])).find(Boolean);
+      const candidate = preferred ?? pick(root) ?? json.module ?? json.main ?? 'index.js';
+      const file = path.resolve(pkgDir, candidate);
+      if (existsSync(file)) return file;
+      try {
+        return createRequire(manifest).resolve(pkgDir);
+      } catch {
+        return null;
+      }
+    }
+    if (path.dirname(dir) === dir) return null;
   }
 }
 
@@ -139,8 +175,9 @@ export async function resolvePlugins(
       }
       plugins.push(plugin);
     } catch (err) {
-      if (err instanceof OptionsError) {
-        for (const issue of err.issues) {
+      // By name too: a plugin may carry its own copy of @fermix/core, whose OptionsError is another class.
+      if (err instanceof OptionsError || (err as Error)?.name === 'OptionsError') {
+        for (const issue of (err as OptionsError).issues) {
           const p = ['plugins', i, name, ...issue.path];
           issues.push({ ...issue, path: p, location: at(p) });
         }
