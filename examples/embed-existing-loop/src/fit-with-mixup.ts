@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfd from '@tensorflow/tfjs-data';
 import type { ImageSet } from '@fermix/core';
-import { mixupDataset, type XYBatch } from '@fermix/plugin-mixup';
+import { mixupDataset } from '@fermix/plugin-mixup';
 import { accuracy, buildModel, cliOptions, isMain, loadData, useBackend, withDefaults, type MainOptions } from './common.js';
 
 export interface FitResult {
@@ -41,12 +41,11 @@ export async function main(options: MainOptions = {}): Promise<FitResult> {
   model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
 
   const result: FitResult = { losses: [], lams: [], accuracy: 0 };
-  // tf.data's batch() types its elements as plain TensorContainer; say what they are for mixupDataset.
   const batched = tfd
     .generator(() => samples(data.train))
     .shuffle(data.train.count, String(o.seed))
     .batch(o.batchSize, false)
-    .repeat() as tfd.Dataset<XYBatch>;
+    .repeat();
   const train = mixupDataset(batched, { alpha: 0.2, seed: o.seed, onDraw: ({ lam }) => result.lams.push(lam as number) });
 
   await model.fitDataset(train, {

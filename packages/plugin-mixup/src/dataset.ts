@@ -18,7 +18,9 @@ export type XYBatch = {
  * so this package does not depend on `@tensorflow/tfjs-data`.
  */
 export interface MappableDataset {
-  map(transform: (batch: XYBatch) => XYBatch): unknown;
+  // `any`: tf.data types a batched element as a plain TensorContainer; each batch is checked at run time.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  map(transform: (batch: any) => any): unknown;
 }
 
 export interface MixupDatasetOptions {
@@ -47,6 +49,9 @@ export function mixupDataset<D extends MappableDataset>(dataset: D, options: Mix
   const rng = given ?? new Rng(seed ?? 0);
   // The mapped dataset yields the same element type (same keys, shapes and dtypes), hence `D`.
   return dataset.map((batch: XYBatch): XYBatch => {
+    if (batch?.xs?.rank !== 4 || batch?.ys?.rank !== 2) {
+      throw new Error('mixupDataset: each element must be a batch { xs: [B, H, W, C], ys: [B, K] }: apply it after .batch()');
+    }
     const draw = drawMix(batch.xs.shape[0], opts, rng);
     onDraw?.(drawnValues(draw));
     const mixed = mixBatch(batch.xs as tf.Tensor4D, batch.ys as tf.Tensor2D, draw.lam, draw.perm);
