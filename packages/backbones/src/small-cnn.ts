@@ -12,6 +12,10 @@ export const smallCnnDefaults: SmallCnnOptions = { widths: [32, 64, 128], convsP
 
 function readOptions(plan: ModelPlan): SmallCnnOptions {
   const raw = plan.options as Partial<SmallCnnOptions>;
+  const unknown = Object.keys(raw).filter((k) => !(k in smallCnnDefaults));
+  if (unknown.length) {
+    throw new Error(`model.options.${unknown[0]}: small-cnn has no such option (it takes ${Object.keys(smallCnnDefaults).join(', ')})`);
+  }
   const widths = raw.widths ?? smallCnnDefaults.widths;
   const convsPerStage = raw.convsPerStage ?? smallCnnDefaults.convsPerStage;
   if (!Array.isArray(widths) || widths.length === 0 || widths.some((w) => !Number.isInteger(w) || w < 1)) {
