@@ -1,5 +1,5 @@
 import * as tfl from '@tensorflow/tfjs-layers';
-import type { BackboneDefinition, ModelPlan } from '@fermix/core';
+import { parseOptions, z, type BackboneDefinition, type ModelPlan } from '@fermix/core';
 
 export interface SmallCnnOptions {
   /** Filters of each stage; each stage halves the resolution. */
@@ -10,21 +10,13 @@ export interface SmallCnnOptions {
 
 export const smallCnnDefaults: SmallCnnOptions = { widths: [32, 64, 128], convsPerStage: 2 };
 
+const optionsSchema = z.strictObject({
+  widths: z.array(z.number().int().min(1)).min(1).default(smallCnnDefaults.widths),
+  convsPerStage: z.number().int().min(1).default(smallCnnDefaults.convsPerStage),
+});
+
 function readOptions(plan: ModelPlan): SmallCnnOptions {
-  const raw = plan.options as Partial<SmallCnnOptions>;
-  const unknown = Object.keys(raw).filter((k) => !(k in smallCnnDefaults));
-  if (unknown.length) {
-    throw new Error(`model.options.${unknown[0]}: small-cnn has no such option (it takes ${Object.keys(smallCnnDefaults).join(', ')})`);
-  }
-  const widths = raw.widths ?? smallCnnDefaults.widths;
-  const convsPerStage = raw.convsPerStage ?? smallCnnDefaults.convsPerStage;
-  if (!Array.isArray(widths) || widths.length === 0 || widths.some((w) => !Number.isInteger(w) || w < 1)) {
-    throw new Error(`model.options.widths: expected a non-empty list of positive integers, found ${JSON.stringify(widths)}`);
-  }
-  if (!Number.isInteger(convsPerStage) || convsPerStage < 1) {
-    throw new Error(`model.options.convsPerStage: expected a positive integer, found ${JSON.stringify(convsPerStage)}`);
-  }
-  return { widths, convsPerStage };
+  return parseOptions(optionsSchema, plan.options);
 }
 
 /**
@@ -35,6 +27,7 @@ export const smallCnn: BackboneDefinition = {
   name: 'small-cnn',
   description: 'stages of 3x3 conv + batch norm + ReLU and 2x2 max pooling (options: widths, convsPerStage)',
   minInputSize: 16,
+  parseOptions: (raw) => parseOptions(optionsSchema, raw),
   build(input, plan) {
     const { widths, convsPerStage } = readOptions(plan);
     let x = input;

@@ -5,6 +5,7 @@ import {
   loadConfig,
   resolvePlugins,
   TOKENS,
+  validateModelConfig,
   type BackboneRegistry,
   type Container,
   type FermixConfig,
@@ -25,8 +26,8 @@ export async function openSession(configFile: string | undefined, logger: Logger
   logger.info(`config: ${config.configFile ?? 'none found, using the defaults (synthetic data)'}`);
   const container = createContainer(config, logger);
   registerBackbones(container.get<BackboneRegistry>(TOKENS.BackboneRegistry));
-  // Validate the backbone name now, before any data is decoded.
-  container.get<BackboneRegistry>(TOKENS.BackboneRegistry).get(config.model.backbone);
+  // Validate the backbone and its options now, before any data is decoded.
+  validateModelConfig(config, container.get<BackboneRegistry>(TOKENS.BackboneRegistry));
   const registry = registerBuiltinPlugins(container.get<PluginRegistry>(TOKENS.PluginRegistry));
   const plugins = await resolvePlugins(config, registry);
   return { config, container, plugins };

@@ -89,6 +89,13 @@ describe('fermix command', () => {
     expect(existsSync(path.join(dir, 'run'))).toBe(false);
   });
 
+  it("names a bad backbone option at its YAML path", () => {
+    const dir = project(tinyConfig.replace('widths: [4]', 'widths: [4], widht: 3'));
+    const r = fermix(['train', '--out', 'run'], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/model\.options\.widht \(fermix\.config\.yaml:\d+:\d+\)/);
+  });
+
   it('names an unknown backbone before loading any data', () => {
     const dir = project(tinyConfig.replace('backbone: small-cnn', 'backbone: resnet9000'));
     const r = fermix(['train', '--out', 'run'], dir);

@@ -16,6 +16,8 @@ export interface BackboneDefinition {
   minInputSize: number;
   /** Input [H, W, C] images in [0, 1] to the last feature map, calling plan.afterBlock after each block. */
   build(input: SymbolicTensor, plan: ModelPlan): SymbolicTensor;
+  /** Validates `model.options` (throw an `OptionsError`, e.g. with `parseOptions`); called before any data loads. */
+  parseOptions?(raw: unknown): unknown;
 }
 
 /** Backbones by name. `@fermix/backbones` registers its own; a user's package registers the same way. */
@@ -41,6 +43,27 @@ export class BackboneRegistry {
 
   names(): string[] {
     return [...this.byName.keys()].sort();
+  }
+}
+
+/**
+ * Checks the config's backbone name and `model.options` before anything starts; errors name the
+ * YAML path (`model.options.widths`).
+ */
+export function validateModelConfig(config: Pick<FermixConfig, 'model' | 'configFile'>, registry: BackboneRegistry): void {
+  const backbone = registry.get(config.model.backbone);
+  if (!backbone.parseOptions) return;
+  try {
+    backbone.parseOptions(config.model.options);
+  } catch (err) {
+    if (err instanceof OptionsError || (err as Error)?.name === 'OptionsError') {
+      const issues = (err as OptionsError).issues.map((i) => {
+        const p = ['model', 'options', ...i.path];
+        return { ...i, path: p, location: locateInConfig(config, p) };
+      });
+      throw new ConfigError(issues, config.configFile);
+    }
+    throw err;
   }
 }
 

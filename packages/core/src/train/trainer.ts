@@ -9,7 +9,7 @@ import { DataError, type DataSource, type ImageSet } from '../data/source.js';
 import type { Logger } from '../logger.js';
 import { MONITORABLE, type ClassificationMetrics, type MonitorName } from '../metrics.js';
 import { buildModelForConfig, initializeKernels } from '../model.js';
-import type { BackboneRegistry } from '../registry.js';
+import { validateModelConfig, type BackboneRegistry } from '../registry.js';
 import { Rng } from '../rng.js';
 import { appendLog, runPaths, writeFileAtomic, writeResolvedConfig, type RunPaths } from '../run-folder.js';
 import type { EpochSummary, FermixPlugin, PluginContext, SetupContext, TrainSummary } from '../types.js';
@@ -120,6 +120,7 @@ export class Trainer {
   async run(): Promise<TrainResult> {
     const { config, logger, plugins } = this;
     const started = Date.now();
+    validateModelConfig(config, this.container.get<BackboneRegistry>(TOKENS.BackboneRegistry));
     const backend = await this.container.get<BackendService>(TOKENS.Backend).select();
     const { train: trainSet, test: testSet } = await this.loadData();
     const classes = trainSet.classes;
