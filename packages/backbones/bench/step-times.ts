@@ -15,8 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { BackboneRegistry, basePlan, buildModel, createTrainStep, initializeKernels, initWasmBackend, Rng, weightedCrossEntropy } from '@fermix/core';
 import { registerBackbones } from '../src/index.js';
-// Until packages/core/src/index.ts exports it: import { accumulatedGradients } from '@fermix/core'.
-import { accumulatedGradients } from '../../core/src/train/micro-batch.js';
+import { accumulatedGradients } from '@fermix/core';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);

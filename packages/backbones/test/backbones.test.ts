@@ -7,8 +7,7 @@ import { fsIOHandler, OptionsError, selectBackend, silentLogger, type LayerFn } 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backbones, CAFFE_MEAN_BGR, IMAGENET_MEAN_RGB, IMAGENET_STDDEV_RGB, imagenetPreprocessing, smallCnn } from '../src/index.js';
 import { classifier, featureModel, images, registry } from './helpers.js';
-// Until packages/core/src/index.ts exports it: import { loadPretrainedWeights } from '@fermix/core'.
-import { loadPretrainedWeights } from '../../core/src/weights.js';
+import { loadPretrainedWeights } from '@fermix/core';
 
 let root: string;
 

@@ -4,3 +4,4 @@ export { evalCommand, formatMetrics, type EvalCommandOptions } from './commands/
 export { createReporter, formatProgress, type Reporter } from './progress.js';
 export { openSession, type Session } from './setup.js';
 export { builtinPlugins, registerBuiltinPlugins } from './builtins.js';
+export { backbonesCommand } from './commands/backbones.js';

@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import { backbonesCommand } from './commands/backbones.js';
 import { evalCommand } from './commands/eval.js';
 import { trainCommand } from './commands/train.js';
 
@@ -31,6 +32,13 @@ export function createProgram(run: (code: Promise<number>) => void): Command {
     .option('--split <name>', 'split to evaluate (default: data.testSplit)')
     .addOption(new Option('--json <file>', 'also write the metrics as JSON'))
     .action((opts) => run(evalCommand(opts)));
+
+  program
+    .command('backbones')
+    .description('list the registered backbones with their parameter counts, with and without the classifier (7 classes)')
+    .option('--size <pixels>', 'input size', '100')
+    .option('--json', 'print JSON: [{ name, params, paramsNoTop }]')
+    .action((opts) => run(backbonesCommand(opts)));
 
   return program;
 }

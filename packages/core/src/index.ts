@@ -26,3 +26,5 @@ export { batchRanges, batchTensors, gatherBatch, identityOrder, type HostBatch }
 export { evaluateModel, predictSet, recalibrateBatchNorm } from './train/evaluate.js';
 export { Trainer, loadSplit, type EpochRecord, type ProgressEvent, type RunMetrics, type TrainerOptions, type TrainResult } from './train/trainer.js';
 export { z } from 'zod';
+export { loadPretrainedWeights, type PretrainedWeightsReport, type LoadPretrainedWeightsOptions } from './weights.js';
+export { accumulatedGradients, microBatchRanges, type AccumulatedGradients, type AccumulatedGradientsOptions, type LossFromProbabilities, type MicroBatchSlice } from './train/micro-batch.js';

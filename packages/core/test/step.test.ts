@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { basePlan, buildModel, initializeKernels } from '../src/model.js';
 import { BackboneRegistry } from '../src/registry.js';
@@ -121,5 +122,52 @@ describe('createTrainStep', () => {
     expect(tf.memory().numTensors).toBe(afterFirst);
     x.dispose();
     y.dispose();
+  });
+});
+
+describe('createTrainStep options', () => {
+  function denseModel() {
+    // No batch norm: micro-batches must then give exactly the full batch's gradient.
+    const input = tfl.input({ shape: [8, 8, 3] });
+    const x = tfl.layers.conv2d({ filters: 3, kernelSize: 3, name: 'c' }).apply(input) as any;
+    const out = tfl.layers.dense({ units: 3, activation: 'softmax', name: 'predictions' }).apply(tfl.layers.flatten().apply(x) as any) as any;
+    const model = tfl.model({ inputs: input, outputs: out });
+    initializeKernels(model, new Rng(9));
+    return model;
+  }
+
+  it('micro-batches give the same update as the whole batch on a model without batch norm', () => {
+    const { x, y } = batch(3, 6);
+    const a = denseModel();
+    const b = denseModel();
+    const whole = createTrainStep({ model: a, optimizer: tf.train.sgd(0.5) })({ x, y });
+    const micro = createTrainStep({ model: b, optimizer: tf.train.sgd(0.5), microBatch: 4 })({ x, y });
+    expect(micro.loss).toBeCloseTo(whole.loss, 5);
+    const wa = weightsOf(a as any);
+    weightsOf(b as any).forEach((w, i) => w.forEach((v, j) => expect(v).toBeCloseTo(wa[i][j], 5)));
+    tf.dispose([x, y]);
+  });
+
+  it('frozen variables stay where they are with Adam while the others train, and train once unfrozen', () => {
+    const model = denseModel();
+    const step = createTrainStep({ model, optimizer: tf.train.adam(0.05) });
+    const conv = model.trainableWeights.filter((w) => w.name.startsWith('c/')).map((w) => (w.read() as tf.Variable).name);
+    step.frozen = new Set(conv);
+    const { x, y } = batch(4, 6);
+    const before = model.getWeights().map((w) => Array.from(w.dataSync()));
+    step({ x, y });
+    step({ x, y });
+    const after = model.getWeights().map((w) => Array.from(w.dataSync()));
+    model.weights.forEach((w, i) => {
+      if (w.name.startsWith('c/')) expect(after[i]).toEqual(before[i]);
+      else expect(after[i]).not.toEqual(before[i]);
+    });
+    step.frozen = null;
+    step({ x, y });
+    const unfrozen = model.getWeights().map((w) => Array.from(w.dataSync()));
+    model.weights.forEach((w, i) => {
+      if (w.name.startsWith('c/')) expect(unfrozen[i]).not.toEqual(after[i]);
+    });
+    tf.dispose([x, y]);
   });
 });

@@ -3,7 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createMemoryLogger } from '../src/logger.js';
+import { createMemoryLogger, silentLogger } from '../src/logger.js';
+import { buildModelForConfig, initializeKernels } from '../src/model.js';
+import { Rng } from '../src/rng.js';
+import { TOKENS } from '../src/container.js';
 import { Trainer } from '../src/train/trainer.js';
 import type { FermixPlugin } from '../src/types.js';
 import { tinySetup, useCpu } from './helpers.js';
@@ -105,6 +108,27 @@ describe('Trainer', () => {
     // The interrupted epoch wrote nothing: the last checkpoint is the one of epoch 2, whole.
     expect(readFileSync(path.join(runDir, 'checkpoints', 'last', 'state.json'), 'utf8')).toBe(stateBefore);
     expect(existsSync(path.join(runDir, 'checkpoints', 'last', 'COMPLETE'))).toBe(true);
+  });
+
+  it('model.freezeBackbone trains only the classifier for the first epochs', async () => {
+    const { config, container } = tinySetup({ model: { backbone: 'tiny', freezeBackbone: 1 }, train: { epochs: 1, earlyStopping: false } });
+    const { model } = await new Trainer({ config, container }).run();
+    const fresh = buildModelForConfig(config, 3, [], { logger: silentLogger, container, rng: new Rng(0) }, container.get(TOKENS.BackboneRegistry));
+    initializeKernels(fresh, new Rng(config.seed).fork('init'));
+    const value = (m: typeof model, name: string) => Array.from(m.getLayer(name).getWeights()[0].dataSync());
+    expect(value(model, 'conv')).toEqual(value(fresh, 'conv'));
+    expect(value(model, 'predictions')).not.toEqual(value(fresh, 'predictions'));
+  });
+
+  it('model.weights loads a checkpoint by layer name before training, and says how many layers it took', async () => {
+    const first = tmp();
+    const trained = await new Trainer({ ...tinySetup({ train: { epochs: 1 } }), runDir: first }).run();
+    const logger = createMemoryLogger();
+    const next = tinySetup({ model: { backbone: 'tiny', weights: path.join(first, 'checkpoints', 'best') }, train: { epochs: 1, optimizer: { lr: 1e-12 } } }, logger);
+    const { model } = await new Trainer(next).run();
+    expect(logger.lines.some((l) => /pretrained weights: loaded 3 of 3 layers/.test(l.message))).toBe(true);
+    const kernel = (m: typeof model) => Array.from(m.getLayer('conv').getWeights()[0].dataSync());
+    kernel(trained.model).forEach((v, i) => expect(kernel(model)[i]).toBeCloseTo(v, 5));
   });
 
   it('keeps the tensor count flat across epochs', async () => {

@@ -16,8 +16,12 @@ export const configSchema = z.strictObject({
   backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
   data: z
     .strictObject({
-      format: z.enum(['imagefolder', 'synthetic']).default('imagefolder'),
-      /** imagefolder: the folder holding <split>/<class>/*. Relative to the config file. */
+      format: z.enum(['imagefolder', 'synthetic', 'rafdb', 'fer2013-csv', 'affectnet']).default('imagefolder'),
+      /**
+       * Relative to the config file. imagefolder: the folder holding <split>/<class>/*; rafdb: the
+       * folder holding EmoLabel/ and Image/aligned/; fer2013-csv: the CSV file; affectnet: the folder
+       * holding training.csv, validation.csv and Manually_Annotated_Images/.
+       */
       root: z.string().min(1).optional(),
       imageSize: z.number().int().min(8).max(1024).default(48),
       trainSplit: z.string().min(1).default('train'),
@@ -25,14 +29,43 @@ export const configSchema = z.strictObject({
       /** synthetic: images per class in each split. */
       trainPerClass: positiveInt.default(200),
       testPerClass: positiveInt.default(50),
+      /** rafdb, affectnet: images listed but not on disk are an error, or skipped with a warning. */
+      onMissing: z.enum(['error', 'skip']).default('error'),
+      /** affectnet: 7 canonical classes (contempt dropped), or 8 with contempt last. */
+      affectnetClasses: z.literal([7, 8]).default(7),
     })
-    .default({ format: 'synthetic', imageSize: 48, trainSplit: 'train', testSplit: 'test', trainPerClass: 200, testPerClass: 50 }),
+    .superRefine((data, ctx) => {
+      // imagefolder's root is checked (and resolved) by validateConfig.
+      const rootOf: Partial<Record<typeof data.format, string>> = {
+        rafdb: 'the folder holding EmoLabel/list_patition_label.txt and Image/aligned/',
+        'fer2013-csv': 'the FER2013 CSV file',
+        affectnet: 'the folder holding training.csv, validation.csv and Manually_Annotated_Images/',
+      };
+      const needed = rootOf[data.format];
+      if (needed && !data.root) ctx.addIssue({ code: 'custom', path: ['root'], message: `${needed} (required for format ${data.format})` });
+    })
+    .default({
+      format: 'synthetic',
+      imageSize: 48,
+      trainSplit: 'train',
+      testSplit: 'test',
+      trainPerClass: 200,
+      testPerClass: 50,
+      onMissing: 'error',
+      affectnetClasses: 7,
+    }),
   model: z
     .strictObject({
       backbone: z.string().min(1).default('small-cnn'),
       options: z.record(z.string(), z.unknown()).default({}),
+      /** Pretrained weights: a tfjs layers model.json (or its folder), loaded by layer name. */
+      weights: z.string().min(1).optional(),
+      /** Layers not to take from `weights`, e.g. [predictions] when the class count differs. */
+      weightsExclude: z.array(z.string().min(1)).default([]),
+      /** Train only the classifier for the first N epochs, then everything. */
+      freezeBackbone: z.number().int().min(0).default(0),
     })
-    .default({ backbone: 'small-cnn', options: {} }),
+    .default({ backbone: 'small-cnn', options: {}, weightsExclude: [], freezeBackbone: 0 }),
   train: z
     .strictObject({
       epochs: positiveInt.default(10),
@@ -56,6 +89,8 @@ export const configSchema = z.strictObject({
       bnRecalibrationBatches: z.number().int().min(0).default(16),
       /** Batches decoded ahead of the step. */
       prefetch: z.number().int().min(1).max(64).default(2),
+      /** Gradient accumulation: compute each batch in micro-batches of this many samples (wasm's 4 GiB heap). */
+      microBatch: z.number().int().min(1).optional(),
     })
     .default({
       epochs: 10,

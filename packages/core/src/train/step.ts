@@ -5,6 +5,7 @@ import { silentLogger, type Logger } from '../logger.js';
 import { Rng } from '../rng.js';
 import type { Batch, FermixPlugin, LossTerms, PluginContext, StepResult, View } from '../types.js';
 import { weightedCrossEntropy } from './loss.js';
+import { accumulatedGradients } from './micro-batch.js';
 
 export interface TrainStepOptions {
   model: tfl.LayersModel;
@@ -18,6 +19,12 @@ export interface TrainStepOptions {
   container?: Container;
   /** Passed to `model.apply`; false runs batch norm and dropout in inference mode. Default true. */
   training?: boolean;
+  /**
+   * Computes the gradient in micro-batches of at most this many samples and sums them (gradient
+   * accumulation), so a large model at a large batch fits in memory. Off when unset. With it,
+   * `composeLoss` runs once per micro-batch, and batch norm sees each micro-batch on its own.
+   */
+  microBatch?: number;
 }
 
 /** A plain batch from a user's loop: images [B, H, W, C] in [0, 1] and one-hot labels [B, K]. */
@@ -33,6 +40,11 @@ export interface TrainStep {
   readonly rng: Rng;
   /** Steps run so far; the next step's `ctx.step`. */
   step: number;
+  /**
+   * Names of trainable variables to keep fixed (they get a zero gradient), or null. With Adam this
+   * leaves them exactly where they are as long as they have not been trained before.
+   */
+  frozen: Set<string> | null;
 }
 
 function asBatch(input: Batch | PlainBatch): Batch {
@@ -83,6 +95,7 @@ export function createTrainStep(options: TrainStepOptions): TrainStep {
   const logger = options.logger ?? silentLogger;
   const container = options.container ?? new Container();
   const training = options.training ?? true;
+  const microBatch = options.microBatch;
   const batchHooks = plugins.filter((p) => p.transformBatch);
   const lossHooks = plugins.filter((p) => p.composeLoss);
 
@@ -98,8 +111,17 @@ export function createTrainStep(options: TrainStepOptions): TrainStep {
         (drawn[plugin.name] ??= {})[key] = value;
       },
     });
-    let termNames: string[] = [];
-    let kept: tf.Tensor1D | undefined;
+    /** One weighted cross-entropy term per view, then the plugins' composeLoss, in order. */
+    const lossTerms = (probs: tf.Tensor2D[], views: View[], names: string[]): LossTerms => {
+      let terms: LossTerms = {};
+      names.forEach((name, i) => {
+        terms[name] = weightedCrossEntropy(views[i].y, probs[i], views[i].weight);
+      });
+      for (const plugin of lossHooks) terms = plugin.composeLoss!(terms, contextFor(plugin));
+      if (Object.keys(terms).length === 0) throw new Error('composeLoss left no loss terms');
+      return terms;
+    };
+    let terms: Record<string, number> = {};
     let batchSize = 0;
     tf.tidy(() => {
       let batch = asBatch(input);
@@ -111,36 +133,40 @@ export function createTrainStep(options: TrainStepOptions): TrainStep {
       const names = Object.keys(batch.views);
       const views = names.map((n) => batch.views[n]);
       batchSize = (batch.views.real ?? views[0]).x.shape[0];
-      const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-      const { grads } = tf.variableGrads(() => {
-        const probs = forwardViews(model, views, training);
-        let terms: LossTerms = {};
-        names.forEach((name, i) => {
-          terms[name] = weightedCrossEntropy(views[i].y, probs[i], views[i].weight);
-        });
-        for (const plugin of lossHooks) {
-          terms = plugin.composeLoss!(terms, contextFor(plugin));
-        }
-        termNames = Object.keys(terms);
-        if (termNames.length === 0) throw new Error('composeLoss left no loss terms');
-        const values = termNames.map((k) => terms[k]);
-        kept = tf.keep(tf.stack(values) as tf.Tensor1D);
-        return (values.length === 1 ? values[0] : tf.addN(values)) as tf.Scalar;
-      }, variables);
-      optimizer.applyGradients(grads);
+      const all = model.trainableWeights.map((w) => w.read() as tf.Variable);
+      const frozen = run.frozen;
+      const active = frozen ? all.filter((v) => !frozen.has(v.name)) : all;
+      let grads: tf.NamedTensorMap;
+      if (microBatch && microBatch < Math.max(...views.map((v) => v.x.shape[0]))) {
+        const r = accumulatedGradients({ model, views, microBatch, training, variables: active, loss: (probs, sliced) => lossTerms(probs, sliced, names) });
+        grads = r.grads;
+        terms = r.terms;
+      } else {
+        let kept: tf.Tensor1D | undefined;
+        let termNames: string[] = [];
+        grads = tf.variableGrads(() => {
+          const t = lossTerms(forwardViews(model, views, training), views, names);
+          termNames = Object.keys(t);
+          const values = termNames.map((k) => t[k]);
+          kept = tf.keep(tf.stack(values) as tf.Tensor1D);
+          return (values.length === 1 ? values[0] : tf.addN(values)) as tf.Scalar;
+        }, active).grads;
+        const values = kept!.dataSync();
+        kept!.dispose();
+        terms = Object.fromEntries(termNames.map((name, i) => [name, values[i]]));
+      }
+      // Frozen variables get a zero gradient, in the same order as always: the optimizer keys its
+      // moments by position, so the variable list must not change when freezing ends.
+      const ordered: tf.NamedTensorMap = {};
+      for (const v of all) ordered[v.name] = grads[v.name] ?? tf.zerosLike(v);
+      optimizer.applyGradients(ordered);
     });
-    const values = kept!.dataSync();
-    kept!.dispose();
-    const terms: Record<string, number> = {};
-    let loss = 0;
-    termNames.forEach((name, i) => {
-      terms[name] = values[i];
-      loss += values[i];
-    });
+    const loss = Object.values(terms).reduce((a, b) => a + b, 0);
     run.step++;
     return { loss, terms, drawn, batchSize };
   }) as TrainStep;
   Object.defineProperty(run, 'rng', { value: rng, enumerable: true });
   run.step = 0;
+  run.frozen = null;
   return run;
 }

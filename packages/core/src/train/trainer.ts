@@ -9,6 +9,7 @@ import { DataError, type DataSource, type ImageSet } from '../data/source.js';
 import type { Logger } from '../logger.js';
 import { MONITORABLE, type ClassificationMetrics, type MonitorName } from '../metrics.js';
 import { buildModelForConfig, initializeKernels } from '../model.js';
+import { loadPretrainedWeights } from '../weights.js';
 import { validateModelConfig, type BackboneRegistry } from '../registry.js';
 import { Rng } from '../rng.js';
 import { appendLog, runPaths, writeFileAtomic, writeResolvedConfig, type RunPaths } from '../run-folder.js';
@@ -134,9 +135,14 @@ export class Trainer {
 
     const model = buildModelForConfig(config, classes.length, plugins, setupCtx, this.container.get<BackboneRegistry>(TOKENS.BackboneRegistry));
     initializeKernels(model, initRng);
+    if (config.model.weights && !this.options.resume) {
+      await loadPretrainedWeights(model, config.model.weights, { logger, exclude: config.model.weightsExclude });
+    }
     logger.info(`model: ${config.model.backbone}`, { params: model.countParams(), input: model.inputs[0].shape.slice(1), classes: classes.length });
     const optimizer = tf.train.adam(config.train.optimizer.lr);
-    const step = createTrainStep({ model, optimizer, plugins, rng: pluginRng, logger, container: this.container });
+    const step = createTrainStep({ model, optimizer, plugins, rng: pluginRng, logger, container: this.container, microBatch: config.train.microBatch });
+    // model.freezeBackbone: only the classifier trains for the first N epochs.
+    const backboneVariables = new Set(model.trainableWeights.filter((w) => !w.name.startsWith('predictions/')).map((w) => (w.read() as tf.Variable).name));
     const store = this.container.get<CheckpointStore>(TOKENS.CheckpointStore);
 
     const monitor: MonitorName = config.train.earlyStopping === false ? 'macroF1' : config.train.earlyStopping.monitor;
@@ -187,6 +193,9 @@ export class Trainer {
         stoppedEarly = true;
         break;
       }
+      const frozen = epoch < config.model.freezeBackbone;
+      if (frozen !== (step.frozen !== null)) logger.info(frozen ? `backbone frozen: training the classifier only until epoch ${config.model.freezeBackbone}` : 'backbone unfrozen: training every layer');
+      step.frozen = frozen ? backboneVariables : null;
       const t0 = performance.now();
       const order = dataRng.permutation(trainSet.count);
       let lossSum = 0;
