@@ -6,6 +6,7 @@ import {
   resolvePlugins,
   TOKENS,
   validateModelConfig,
+  loadBackbonePackages,
   type BackboneRegistry,
   type Container,
   type FermixConfig,
@@ -27,6 +28,7 @@ export async function openSession(configFile: string | undefined, logger: Logger
   const container = createContainer(config, logger);
   registerBackbones(container.get<BackboneRegistry>(TOKENS.BackboneRegistry));
   // Validate the backbone and its options now, before any data is decoded.
+  await loadBackbonePackages(config, container.get<BackboneRegistry>(TOKENS.BackboneRegistry));
   validateModelConfig(config, container.get<BackboneRegistry>(TOKENS.BackboneRegistry));
   const registry = registerBuiltinPlugins(container.get<PluginRegistry>(TOKENS.PluginRegistry));
   const plugins = await resolvePlugins(config, registry);

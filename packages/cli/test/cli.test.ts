@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -94,6 +94,25 @@ describe('fermix command', () => {
     const r = fermix(['train', '--out', 'run'], dir);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/model\.options\.widht \(fermix\.config\.yaml:\d+:\d+\)/);
+  });
+
+  it('trains a backbone registered by another package listed under backbonePackages', () => {
+    const dir = project(tinyConfig.replace('backbone: small-cnn\n  options: { widths: [4], convsPerStage: 1 }', 'backbone: pixels').replace('epochs: 2', 'epochs: 1') + 'backbonePackages: [fermix-backbone-pixels]\n');
+    const pkg = path.join(dir, 'node_modules', 'fermix-backbone-pixels');
+    mkdirSync(pkg, { recursive: true });
+    writeFileSync(path.join(pkg, 'package.json'), JSON.stringify({ name: 'fermix-backbone-pixels', type: 'module', exports: { '.': { import: './index.js' } } }));
+    // The smallest backbone there is: the image itself is the feature map.
+    writeFileSync(path.join(pkg, 'index.js'), "export const backbones = [{ name: 'pixels', description: 'identity', minInputSize: 1, build: (input) => input }];\n");
+    const r = fermix(['train', '--out', 'run'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('model: pixels');
+  });
+
+  it('names a backbone package that is not installed at its YAML path', () => {
+    const dir = project(tinyConfig + 'backbonePackages: [fermix-backbone-absent]\n');
+    const r = fermix(['train', '--out', 'run'], dir);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/backbonePackages\[0\] \(fermix\.config\.yaml:\d+:\d+\)/);
   });
 
   it('names an unknown backbone before loading any data', () => {

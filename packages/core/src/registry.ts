@@ -47,6 +47,31 @@ export class BackboneRegistry {
 }
 
 /**
+ * Registers the backbones of the packages a config lists under `backbonePackages`, as a plugin
+ * package is loaded: found from the config file's folder, imported through its ESM entry. A package
+ * exports `registerBackbones(registry)`, or `backbones` (an array), or a default export that is a
+ * backbone definition or an array of them.
+ */
+export async function loadBackbonePackages(config: Pick<FermixConfig, 'backbonePackages' | 'baseDir' | 'configFile'>, registry: BackboneRegistry): Promise<void> {
+  const issues: ConstructorParameters<typeof ConfigError>[0] = [];
+  for (const [i, pkg] of config.backbonePackages.entries()) {
+    const p = ['backbonePackages', i];
+    const entry = findPackageEntry(pkg, config.baseDir);
+    if (!entry) {
+      issues.push({ path: p, expected: `a package installed where ${config.baseDir} can see it (e.g. pnpm add ${pkg})`, found: pkg, location: locateInConfig(config, p) });
+      continue;
+    }
+    const mod: any = await import(pathToFileURL(entry).href);
+    const register = mod.registerBackbones ?? mod.default?.registerBackbones;
+    const list = mod.backbones ?? mod.default?.backbones ?? mod.default;
+    if (typeof register === 'function') register(registry);
+    else if (Array.isArray(list) || (list && typeof list.build === 'function')) for (const b of [list].flat()) registry.register(b as BackboneDefinition);
+    else issues.push({ path: p, expected: 'a package exporting registerBackbones(registry), backbones, or a default backbone definition', found: pkg, location: locateInConfig(config, p) });
+  }
+  if (issues.length) throw new ConfigError(issues, config.configFile);
+}
+
+/**
  * Checks the config's backbone name and `model.options` before anything starts; errors name the
  * YAML path (`model.options.widths`).
  */

@@ -101,6 +101,8 @@ export const configSchema = z.strictObject({
       prefetch: 2,
     }),
   plugins: z.array(pluginEntry).default([]),
+  /** Packages that register more backbones (see the README, "Backbones from another package"). */
+  backbonePackages: z.array(z.string().min(1)).default([]),
 });
 
 export type FermixConfigInput = z.input<typeof configSchema>;
