@@ -5,3 +5,4 @@ export { createReporter, formatProgress, type Reporter } from './progress.js';
 export { openSession, type Session } from './setup.js';
 export { builtinPlugins, registerBuiltinPlugins } from './builtins.js';
 export { backbonesCommand } from './commands/backbones.js';
+export { dataCommand } from './commands/data.js';

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { backbonesCommand } from './commands/backbones.js';
+import { dataCommand } from './commands/data.js';
 import { evalCommand } from './commands/eval.js';
 import { trainCommand } from './commands/train.js';
 
@@ -32,6 +33,14 @@ export function createProgram(run: (code: Promise<number>) => void): Command {
     .option('--split <name>', 'split to evaluate (default: data.testSplit)')
     .addOption(new Option('--json <file>', 'also write the metrics as JSON'))
     .action((opts) => run(evalCommand(opts)));
+
+  program
+    .command('data')
+    .description("count the samples of each split and class of the config's data; report missing (with --check, unreadable) images; exit 1 if any")
+    .option('-c, --config <file>', 'config file (default: searched as for train)')
+    .option('--json', 'print { "splits": { "<split>": { "<class>": n } }, "missing", "unreadable" } on stdout')
+    .option('--check', 'also decode every image to find unreadable files (slow on big datasets)')
+    .action((opts) => run(dataCommand(opts)));
 
   program
     .command('backbones')

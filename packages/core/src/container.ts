@@ -1,9 +1,13 @@
+import path from 'node:path';
 import { Container } from 'inversify';
 import { selectBackend, type BackendChoice } from './backend/select.js';
 import { CheckpointStore } from './checkpoint.js';
 import type { FermixConfig } from './config/schema.js';
+import { createAffectNetSource } from './data/affectnet.js';
+import { createFer2013CsvSource } from './data/fer2013-csv.js';
 import { createImageFolderSource } from './data/image-folder.js';
-import type { DataSource } from './data/source.js';
+import { createRafdbSource } from './data/rafdb.js';
+import { DataError, type DataSource } from './data/source.js';
 import { createSyntheticSource } from './data/synthetic.js';
 import type { Logger } from './logger.js';
 import { BackboneRegistry, PluginRegistry } from './registry.js';
@@ -29,11 +33,23 @@ export interface BackendService {
 
 /** The data source a config asks for. */
 export function dataSourceFor(config: FermixConfig): DataSource {
-  switch (config.data.format) {
+  const { data } = config;
+  // Relative to the config file; validateConfig has already resolved imagefolder's (resolving twice is harmless).
+  const root = () => {
+    if (!data.root) throw new DataError(`data.root is required for format ${data.format}`);
+    return path.resolve(config.baseDir, data.root);
+  };
+  switch (data.format) {
     case 'imagefolder':
-      return createImageFolderSource({ root: config.data.root! });
+      return createImageFolderSource({ root: data.root! });
     case 'synthetic':
-      return createSyntheticSource({ seed: config.seed, trainPerClass: config.data.trainPerClass, testPerClass: config.data.testPerClass });
+      return createSyntheticSource({ seed: config.seed, trainPerClass: data.trainPerClass, testPerClass: data.testPerClass });
+    case 'rafdb':
+      return createRafdbSource({ root: root(), onMissing: data.onMissing });
+    case 'fer2013-csv':
+      return createFer2013CsvSource({ file: root() });
+    case 'affectnet':
+      return createAffectNetSource({ root: root(), classes: data.affectnetClasses, onMissing: data.onMissing });
   }
 }
 

@@ -28,3 +28,23 @@ export { Trainer, loadSplit, type EpochRecord, type ProgressEvent, type RunMetri
 export { z } from 'zod';
 export { loadPretrainedWeights, type PretrainedWeightsReport, type LoadPretrainedWeightsOptions } from './weights.js';
 export { accumulatedGradients, microBatchRanges, type AccumulatedGradients, type AccumulatedGradientsOptions, type LossFromProbabilities, type MicroBatchSlice } from './train/micro-batch.js';
+export { createRafdbSource, parseRafdbLabels, rafdbImagePath, RAFDB_LABEL_FILE, type RafdbOptions, type RafdbEntry } from './data/rafdb.js';
+export { createFer2013CsvSource, type Fer2013CsvOptions } from './data/fer2013-csv.js';
+export { createAffectNetSource, cropImage, type AffectNetOptions, type FaceBox } from './data/affectnet.js';
+export {
+  canonicalExpression,
+  canonicalFolderClasses,
+  canonicalOrder,
+  labelIndexTable,
+  hasInventory,
+  CONTEMPT,
+  EXPRESSION_CLASSES_WITH_CONTEMPT,
+  RAFDB_BASIC_LABELS,
+  FER2013_LABELS,
+  AFFECTNET_LABELS,
+  type ExpressionName,
+  type InventorySource,
+  type SplitInventory,
+  type OnMissing,
+} from './data/labels.js';
+export { classCounts, balancedClassWeights, balancedOrder } from './data/balance.js';

@@ -9,7 +9,8 @@ import { Rng } from '../src/rng.js';
 import { TOKENS } from '../src/container.js';
 import { Trainer } from '../src/train/trainer.js';
 import type { FermixPlugin } from '../src/types.js';
-import { tinySetup, useCpu } from './helpers.js';
+import { memorySource, tinySetup, useCpu } from './helpers.js';
+import type { DataSource } from '../src/data/source.js';
 
 beforeAll(useCpu);
 
@@ -129,6 +130,28 @@ describe('Trainer', () => {
     expect(logger.lines.some((l) => /pretrained weights: loaded 3 of 3 layers/.test(l.message))).toBe(true);
     const kernel = (m: typeof model) => Array.from(m.getLayer('conv').getWeights()[0].dataSync());
     kernel(trained.model).forEach((v, i) => expect(kernel(model)[i]).toBeCloseTo(v, 5));
+  });
+
+  it('train.classWeights: balanced weights each sample by n / (k * count of its class), and a balanced sampler trains', async () => {
+    const base = memorySource();
+    // Drop 4 of the 6 training samples of class c0: counts 2, 6, 6.
+    const skewed: DataSource = {
+      ...base,
+      async load(split, options) {
+        const set = await base.load(split, options);
+        if (split !== 'train') return set;
+        const keep = Array.from(set.labels.keys()).filter((i) => set.labels[i] !== 0 || i < 6);
+        const px = set.size * set.size * 3;
+        const images = new Uint8Array(keep.length * px);
+        keep.forEach((i, j) => images.set(set.images.subarray(i * px, (i + 1) * px), j * px));
+        return { ...set, images, labels: Int32Array.from(keep, (i) => set.labels[i]), count: keep.length };
+      },
+    };
+    const logger = createMemoryLogger();
+    const { metrics } = await new Trainer(tinySetup({ train: { epochs: 1, classWeights: 'balanced', sampler: 'balanced' } }, logger, skewed)).run();
+    const line = logger.lines.find((l) => l.message === 'class weights (balanced)');
+    expect(line?.fields).toEqual({ c0: +(14 / 6).toFixed(3), c1: +(14 / 18).toFixed(3), c2: +(14 / 18).toFixed(3) });
+    expect(Number.isFinite(metrics.history[0].trainLoss)).toBe(true);
   });
 
   it('keeps the tensor count flat across epochs', async () => {

@@ -81,6 +81,8 @@ export function validateConfig(
     } else {
       config.data.root = path.resolve(options.baseDir, config.data.root);
     }
+  } else if (config.data.root) {
+    config.data.root = path.resolve(options.baseDir, config.data.root);
   }
   if (config.model.weights) config.model.weights = path.resolve(options.baseDir, config.model.weights);
   if (config.data.trainSplit === config.data.testSplit) {

@@ -91,6 +91,10 @@ export const configSchema = z.strictObject({
       prefetch: z.number().int().min(1).max(64).default(2),
       /** Gradient accumulation: compute each batch in micro-batches of this many samples (wasm's 4 GiB heap). */
       microBatch: z.number().int().min(1).optional(),
+      /** balanced: each sample's loss weighted n / (k * count of its class), as sklearn's "balanced". */
+      classWeights: z.enum(['none', 'balanced']).default('none'),
+      /** balanced: each epoch draws every class equally often (rare classes repeat, common ones are subsampled). */
+      sampler: z.enum(['shuffle', 'balanced']).default('shuffle'),
     })
     .default({
       epochs: 10,
@@ -99,6 +103,8 @@ export const configSchema = z.strictObject({
       earlyStopping: { monitor: 'macroF1', patience: 5 },
       bnRecalibrationBatches: 16,
       prefetch: 2,
+      classWeights: 'none',
+      sampler: 'shuffle',
     }),
   plugins: z.array(pluginEntry).default([]),
   /** Packages that register more backbones (see the README, "Backbones from another package"). */

@@ -5,11 +5,16 @@
  * the same index in train and test even if one split were listed first. A class that exists in some
  * split but is missing or empty in another is an error here, before training, rather than a
  * silently shifted or absent class in the metrics.
+ *
+ * When every class folder names an expression (any case, or a synonym such as `Happiness` or
+ * `surprised`), the classes are the canonical names in canonical order (see labels.ts), so the
+ * labels match the other fermix datasets; otherwise folder names are kept, in code-unit order.
  */
 import { readdirSync, statSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { decodeFiles } from './decode-pool.js';
-import { DataError, type DataSource, type ImageSet, type LoadOptions } from './source.js';
+import { canonicalFolderClasses, canonicalOrder, type InventorySource, type SplitInventory } from './labels.js';
+import { DataError, type ImageSet, type LoadOptions } from './source.js';
 
 export interface ImageFolderOptions {
   root: string;
@@ -20,10 +25,16 @@ export interface ImageFolderOptions {
 const IMAGE_EXTENSION = /\.(png|jpe?g)$/i;
 const EXPECTED = '<root>/<split>/<class>/*.png (or .jpg, .jpeg)';
 
-/** The folder tree as found on disk: split name → class name → absolute image paths, sorted. */
-type Layout = Map<string, Map<string, string[]>>;
+/** A class folder of one split: its path and its image files, sorted. */
+interface ClassFolder {
+  dir: string;
+  paths: string[];
+}
 
-export function createImageFolderSource(options: ImageFolderOptions): DataSource {
+/** The folder tree as found on disk: split name → class name → its folder. */
+type Layout = Map<string, Map<string, ClassFolder>>;
+
+export function createImageFolderSource(options: ImageFolderOptions): InventorySource {
   const root = path.resolve(options.root);
   return {
     description: `imagefolder ${options.root}`,
@@ -36,7 +47,21 @@ export function createImageFolderSource(options: ImageFolderOptions): DataSource
     async load(split: string, loadOptions: LoadOptions) {
       return loadSplit(root, split, loadOptions, options.workers);
     },
+    async inventory(split: string) {
+      return inventory(root, split);
+    },
   };
+}
+
+/** Files per class of a split, from the listing alone; a class folder this split lacks counts 0. */
+function inventory(root: string, split: string): SplitInventory {
+  const layout = scanLayout(root);
+  const classes = classNames(layout);
+  const folders = layout.get(split);
+  if (!folders) throw new DataError(`split "${split}" not found in ${root} (expected ${EXPECTED}; splits found: ${[...layout.keys()].join(', ')})`, path.join(root, split));
+  const counts = classes.map((name) => folders.get(name)?.paths.length ?? 0);
+  const files = classes.flatMap((name) => folders.get(name)?.paths ?? []);
+  return { split, classes, counts, missing: [], files };
 }
 
 async function loadSplit(root: string, split: string, options: LoadOptions, workers: number | undefined): Promise<ImageSet> {
@@ -97,11 +122,12 @@ function filesOfSplit(root: string, split: string, layout: Layout, classes: stri
     );
   }
   return classes.map((name) => {
-    const dir = path.join(splitDir, name);
-    const paths = classDirs.get(name);
-    if (!paths) {
+    const folder = classDirs.get(name);
+    if (!folder) {
+      const dir = path.join(splitDir, name);
       throw new DataError(`class folder missing: ${dir} (other splits have class "${name}"; an empty class or split is an error before training)`, dir);
     }
+    const { dir, paths } = folder;
     if (paths.length === 0) {
       throw new DataError(`class folder is empty: ${dir} (expected *.png, *.jpg or *.jpeg files; an empty class or split is an error before training)`, dir);
     }
@@ -122,27 +148,45 @@ function checkNoClassLost(set: ImageSet, files: { dir: string }[], split: string
   }
 }
 
-/** Reads the tree. Splits are sorted subfolders of root holding at least one class folder. */
+/**
+ * Reads the tree. Splits are sorted subfolders of root holding at least one class folder. Class
+ * folders are keyed by their canonical class when every folder names an expression.
+ */
 function scanLayout(root: string): Layout {
   if (!isDirectory(root)) {
     throw new DataError(`image folder not found: ${root} (expected ${EXPECTED})`, root);
   }
-  const layout: Layout = new Map();
+  const found = new Map<string, string[]>(); // split → class folder names
   for (const split of subfolders(root)) {
-    const classes = new Map<string, string[]>();
-    for (const name of subfolders(path.join(root, split))) classes.set(name, imageFiles(path.join(root, split, name)));
-    if (classes.size > 0) layout.set(split, classes);
+    const names = subfolders(path.join(root, split));
+    if (names.length > 0) found.set(split, names);
   }
-  if (layout.size === 0) {
+  if (found.size === 0) {
     throw new DataError(`no splits found in ${root} (expected ${EXPECTED})`, root);
+  }
+  const canonical = canonicalFolderClasses([...found.values()].flat());
+  const layout: Layout = new Map();
+  for (const [split, names] of found) {
+    const classes = new Map<string, ClassFolder>();
+    for (const name of names) {
+      const dir = path.join(root, split, name);
+      const className = canonical?.get(name) ?? name;
+      const other = classes.get(className);
+      if (other) {
+        throw new DataError(`class folders ${other.dir} and ${dir} are both class "${className}"; merge them or rename one`, dir);
+      }
+      classes.set(className, { dir, paths: imageFiles(dir) });
+    }
+    layout.set(split, classes);
   }
   return layout;
 }
 
+/** The union of class names over splits: canonical order when all are expressions, else code-unit order. */
 function classNames(layout: Layout): string[] {
   const names = new Set<string>();
   for (const classes of layout.values()) for (const name of classes.keys()) names.add(name);
-  return sortNames([...names]);
+  return canonicalOrder([...names]) ?? sortNames([...names]);
 }
 
 /** Code-unit order, not locale order: the same on every machine, so labels are reproducible. */

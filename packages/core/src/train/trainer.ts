@@ -10,6 +10,7 @@ import type { Logger } from '../logger.js';
 import { MONITORABLE, type ClassificationMetrics, type MonitorName } from '../metrics.js';
 import { buildModelForConfig, initializeKernels } from '../model.js';
 import { loadPretrainedWeights } from '../weights.js';
+import { balancedClassWeights, balancedOrder } from '../data/balance.js';
 import { validateModelConfig, type BackboneRegistry } from '../registry.js';
 import { Rng } from '../rng.js';
 import { appendLog, runPaths, writeFileAtomic, writeResolvedConfig, type RunPaths } from '../run-folder.js';
@@ -183,6 +184,8 @@ export class Trainer {
     const epochs = config.train.epochs;
     const batchSize = config.train.batchSize;
     const ranges = batchRanges(trainSet.count, batchSize);
+    const classWeights = config.train.classWeights === 'balanced' ? balancedClassWeights(trainSet.labels, classes.length) : null;
+    if (classWeights) logger.info('class weights (balanced)', Object.fromEntries(classes.map((c, i) => [c, +classWeights[i].toFixed(3)])));
     let stoppedEarly = false;
     let interrupted = false;
     let epochsRun = firstEpoch;
@@ -197,7 +200,7 @@ export class Trainer {
       if (frozen !== (step.frozen !== null)) logger.info(frozen ? `backbone frozen: training the classifier only until epoch ${config.model.freezeBackbone}` : 'backbone unfrozen: training every layer');
       step.frozen = frozen ? backboneVariables : null;
       const t0 = performance.now();
-      const order = dataRng.permutation(trainSet.count);
+      const order = config.train.sampler === 'balanced' ? balancedOrder(trainSet.labels, classes.length, trainSet.count, dataRng) : dataRng.permutation(trainSet.count);
       let lossSum = 0;
       let waitMs = 0;
       let images = 0;
@@ -209,13 +212,13 @@ export class Trainer {
         const tWait = performance.now();
         const host = gatherBatch(trainSet, order, start, end);
         const { x, y } = batchTensors(host, trainSet.size, classes.length);
+        const weight = classWeights ? tf.tensor1d(Array.from(host.labels, (label) => classWeights[label])) : 1;
         waitMs += performance.now() - tWait;
         let result;
         try {
-          result = step({ x, y }, { epoch });
+          result = step({ views: { real: { x, y, weight } } }, { epoch });
         } finally {
-          x.dispose();
-          y.dispose();
+          tf.dispose([x, y, ...(typeof weight === 'number' ? [] : [weight])]);
         }
         if (!Number.isFinite(result.loss)) {
           throw new Error(`loss became ${result.loss} at epoch ${epoch + 1}, step ${i + 1} (terms ${JSON.stringify(result.terms)}); lower train.optimizer.lr`);

@@ -1,0 +1,230 @@
+/**
+ * AffectNet (manually annotated part): `<root>/training.csv` and `<root>/validation.csv` (splits
+ * `train` and `val`; AffectNet has no public test set) with the columns
+ * `subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,valence,arousal`,
+ * and the images under `<root>/Manually_Annotated_Images/<subDirectory_filePath>`.
+ *
+ * Each image is decoded, cropped to its face box and resized. Expression codes 0..7 = neutral,
+ * happy, sad, surprise, fear, disgust, anger, contempt are mapped to the canonical classes
+ * (8-class mode adds contempt last); codes 8 None, 9 Uncertain and 10 No-Face are dropped, and so
+ * is contempt in 7-class mode.
+ */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from '../logger.js';
+import { decodeImage, toRgbResized, type DecodedImage } from './decode.js';
+import type { DecodeResult } from './decode-pool.js';
+import { headerColumns, readLines, requireFile, splitCsvLine } from './fer2013-csv.js';
+import {
+  AFFECTNET_LABELS,
+  assembleImageSet,
+  EXPRESSION_CLASSES_WITH_CONTEMPT,
+  inventoryOfFiles,
+  labelIndexTable,
+  partitionMissing,
+  requireEveryClass,
+  unsafeEntryReason,
+  type InventorySource,
+  type LabelledFile,
+  type OnMissing,
+} from './labels.js';
+import { DataError, EXPRESSION_CLASSES, type ImageSet, type LoadOptions } from './source.js';
+
+export interface AffectNetOptions {
+  /** The folder holding training.csv, validation.csv and Manually_Annotated_Images/. */
+  root: string;
+  /** 7: the canonical classes (contempt dropped); 8: contempt added last. Default 7. */
+  classes?: 7 | 8;
+  /** Listed images that are not on disk: one DataError (default), or skipped with a warning. */
+  onMissing?: OnMissing;
+}
+
+/** A face box in image pixels. */
+export interface FaceBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** One kept row of an AffectNet CSV. */
+export interface AffectNetSample extends LabelledFile {
+  box: FaceBox;
+  /** 1-based line in the CSV. */
+  line: number;
+}
+
+const CSV_OF_SPLIT: Readonly<Record<string, string>> = { train: 'training.csv', val: 'validation.csv' };
+/** Where the images are; the second is how the archive unpacks. */
+const IMAGE_DIRS = ['Manually_Annotated_Images', 'Manually_Annotated/Manually_Annotated_Images'];
+const REQUIRED_COLUMNS = ['subdirectory_filepath', 'face_x', 'face_y', 'face_width', 'face_height', 'expression'] as const;
+/** Codes 8 None, 9 Uncertain, 10 No-Face. */
+const MAX_CODE = 10;
+
+/**
+ * The face box cut out of an image. The box is clipped to the image; one that lies entirely
+ * outside it is an error (the file is then skipped as unreadable).
+ */
+export function cropImage(img: DecodedImage, box: FaceBox): DecodedImage {
+  const clamp = (v: number, max: number) => Math.min(Math.max(v, 0), max);
+  const x0 = clamp(Math.round(box.x), img.width);
+  const y0 = clamp(Math.round(box.y), img.height);
+  const x1 = clamp(Math.round(box.x + box.width), img.width);
+  const y1 = clamp(Math.round(box.y + box.height), img.height);
+  if (x1 <= x0 || y1 <= y0) {
+    throw new Error(`face box x=${box.x} y=${box.y} ${box.width}x${box.height} lies outside the ${img.width}x${img.height} image`);
+  }
+  const width = x1 - x0;
+  const height = y1 - y0;
+  const { channels } = img;
+  const data = new Uint8Array(width * height * channels);
+  for (let y = 0; y < height; y++) {
+    const from = ((y0 + y) * img.width + x0) * channels;
+    data.set(img.data.subarray(from, from + width * channels), y * width * channels);
+  }
+  return { width, height, channels, data };
+}
+
+/**
+ * Reads an AffectNet CSV: the kept rows (with the class index into `classes`) and how many were
+ * dropped. A malformed row, or a path leaving the images folder, is a DataError naming its line.
+ */
+export async function readAffectNetCsv(
+  file: string,
+  imagesDir: string,
+  classes: readonly string[],
+): Promise<{ samples: AffectNetSample[]; dropped: number }> {
+  requireFile(file, 'AffectNet CSV');
+  const labelOf = labelIndexTable(AFFECTNET_LABELS, classes);
+  const samples: AffectNetSample[] = [];
+  let dropped = 0;
+  let columns: number[] | undefined;
+  let fieldCount = 0;
+  for await (const { text, line } of readLines(file)) {
+    if (text.trim() === '') continue;
+    const fail = (why: string) => new DataError(`${file}:${line}: ${why}`, file);
+    const fields = splitCsvLine(text);
+    if (!columns) {
+      const byName = headerColumns(fields);
+      if (!REQUIRED_COLUMNS.every((c) => byName.has(c))) {
+        throw fail(`expected a header with subDirectory_filePath, face_x, face_y, face_width, face_height and expression, found "${text.slice(0, 120)}"`);
+      }
+      columns = REQUIRED_COLUMNS.map((c) => byName.get(c)!);
+      fieldCount = fields.length;
+      continue;
+    }
+    if (fields.length !== fieldCount) throw fail(`expected ${fieldCount} fields, found ${fields.length}`);
+    const [entry, x, y, width, height, expression] = columns.map((c) => fields[c].trim());
+    if (!/^\d+$/.test(expression) || Number(expression) > MAX_CODE) throw fail(`expression must be an integer 0..${MAX_CODE}, found "${expression}"`);
+    const unsafe = unsafeEntryReason(entry);
+    if (unsafe) throw fail(`rejected entry: ${unsafe}`);
+    const code = Number(expression);
+    const label = code < labelOf.length ? labelOf[code] : -1;
+    if (label < 0) {
+      dropped++;
+      continue;
+    }
+    const box = { x: Number(x), y: Number(y), width: Number(width), height: Number(height) };
+    const bad = badBox(box, [x, y, width, height]);
+    if (bad) throw fail(bad);
+    samples.push({ path: path.join(imagesDir, entry), label, box, line });
+  }
+  if (!columns) throw new DataError(`${file}: empty AffectNet CSV (expected a header and rows)`, file);
+  return { samples, dropped };
+}
+
+function badBox(box: FaceBox, texts: string[]): string | undefined {
+  const values = [box.x, box.y, box.width, box.height];
+  const at = values.findIndex((v, i) => texts[i] === '' || !Number.isFinite(v));
+  if (at >= 0) return `${['face_x', 'face_y', 'face_width', 'face_height'][at]} is not a number, found "${texts[at]}"`;
+  if (!(box.width > 0 && box.height > 0)) return `face box must have a positive size, found ${box.width}x${box.height}`;
+  return undefined;
+}
+
+/**
+ * Decodes, crops and resizes each sample on this thread (the worker pool decodes whole files only),
+ * yielding to the event loop between chunks. Never rejects for a bad image.
+ */
+export async function decodeCropped(samples: AffectNetSample[], size: number): Promise<DecodeResult[]> {
+  const results: DecodeResult[] = [];
+  for (let i = 0; i < samples.length; i++) {
+    results.push(decodeOne(samples[i], size));
+    if (i % 64 === 63) await new Promise((resolve) => setImmediate(resolve));
+  }
+  return results;
+}
+
+function decodeOne(sample: AffectNetSample, size: number): DecodeResult {
+  try {
+    const bytes = readFileSync(sample.path);
+    return { ok: true, data: toRgbResized(cropImage(decodeImage(bytes, sample.path), sample.box), size) };
+  } catch (err) {
+    // decodeImage prefixes the path; skipped entries carry it already.
+    const cause = (err as Error).cause;
+    return { ok: false, reason: cause instanceof Error ? cause.message : (err as Error).message };
+  }
+}
+
+export function createAffectNetSource(options: AffectNetOptions): InventorySource {
+  const root = path.resolve(options.root);
+  const mode = options.classes ?? 7;
+  if (mode !== 7 && mode !== 8) throw new DataError(`AffectNet classes must be 7 or 8, got ${String(mode)}`);
+  const what = `affectnet ${options.root}`;
+  const classes: string[] = mode === 8 ? [...EXPRESSION_CLASSES_WITH_CONTEMPT] : [...EXPRESSION_CLASSES];
+  const imagesDir = () => IMAGE_DIRS.map((d) => path.join(root, d)).find(isDirectory) ?? path.join(root, IMAGE_DIRS[0]);
+
+  const samplesOf = async (split: string, logger?: Logger): Promise<AffectNetSample[]> => {
+    const csv = CSV_OF_SPLIT[split];
+    if (!csv || !existsSync(path.join(root, csv))) {
+      throw new DataError(`${what}: no split "${split}" (splits: ${splitsIn(root).join(', ') || 'none'}; expected ${describeLayout(root)})`, path.join(root, csv ?? ''));
+    }
+    const { samples, dropped } = await readAffectNetCsv(path.join(root, csv), imagesDir(), classes);
+    logger?.info(`${what}: ${csv}: ${samples.length} faces, ${dropped} rows dropped (None, Uncertain, No-Face${mode === 7 ? ', contempt' : ''})`, { split, dropped });
+    return samples;
+  };
+
+  return {
+    description: what,
+    async classes() {
+      return [...classes];
+    },
+    async splits() {
+      const found = splitsIn(root);
+      if (found.length === 0) throw new DataError(`${what}: no AffectNet CSVs found (expected ${describeLayout(root)})`, root);
+      return found;
+    },
+    async load(split: string, { imageSize: size, logger }: LoadOptions): Promise<ImageSet> {
+      if (!Number.isInteger(size) || size < 1) throw new Error(`imageSize must be a positive integer, got ${size}`);
+      const started = Date.now();
+      const listed = await samplesOf(split, logger);
+      if (!isDirectory(imagesDir())) throw new DataError(`${what}: images folder not found: ${imagesDir()} (expected ${describeLayout(root)})`, imagesDir());
+      const { present, skipped } = partitionMissing(listed, { root, what, onMissing: options.onMissing ?? 'error', logger });
+      const results = await decodeCropped(present, size);
+      const set = assembleImageSet({ files: present, results, size, classes: [...classes], split, what, skipped, logger });
+      requireEveryClass(set, split, what);
+      logger.debug(`loaded split "${split}": ${set.count} images, ${classes.length} classes, ${size}x${size}`, { ms: Date.now() - started });
+      return set;
+    },
+    async inventory(split: string) {
+      return inventoryOfFiles(split, [...classes], await samplesOf(split));
+    },
+  };
+}
+
+function splitsIn(root: string): string[] {
+  return Object.entries(CSV_OF_SPLIT)
+    .filter(([, csv]) => existsSync(path.join(root, csv)))
+    .map(([split]) => split);
+}
+
+function describeLayout(root: string): string {
+  return `${path.join(root, 'training.csv')}, ${path.join(root, 'validation.csv')} and ${path.join(root, IMAGE_DIRS[0])}/<subDirectory_filePath>`;
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
