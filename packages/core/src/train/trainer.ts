@@ -141,7 +141,7 @@ export class Trainer {
     }
     logger.info(`model: ${config.model.backbone}`, { params: model.countParams(), input: model.inputs[0].shape.slice(1), classes: classes.length });
     const optimizer = tf.train.adam(config.train.optimizer.lr);
-    const step = createTrainStep({ model, optimizer, plugins, rng: pluginRng, logger, container: this.container, microBatch: config.train.microBatch });
+    const step = createTrainStep({ model, optimizer, plugins, rng: pluginRng, logger, container: this.container, microBatch: this.microBatchFor(backend) });
     // model.freezeBackbone: only the classifier trains for the first N epochs.
     const backboneVariables = new Set(model.trainableWeights.filter((w) => !w.name.startsWith('predictions/')).map((w) => (w.read() as tf.Variable).name));
     const store = this.container.get<CheckpointStore>(TOKENS.CheckpointStore);
@@ -325,6 +325,16 @@ export class Trainer {
       { seconds: +metrics.seconds.toFixed(1), stoppedEarly, ...(this.paths ? { run: this.paths.dir } : {}) },
     );
     return { metrics, model, runDir: this.paths?.dir };
+  }
+
+  /** Micro-batches exist for wasm's 4 GiB heap; tfjs-node (CPU or GPU) computes the whole batch. */
+  private microBatchFor(backend: BackendChoice): number | undefined {
+    const { microBatch } = this.config.train;
+    if (microBatch && backend.name === 'tensorflow') {
+      this.logger.info(`train.microBatch ${microBatch} is off on the tensorflow backend: whole batches of ${this.config.train.batchSize}`);
+      return undefined;
+    }
+    return microBatch;
   }
 
   private async loadData(): Promise<{ train: ImageSet; test: ImageSet }> {
