@@ -87,8 +87,6 @@ export const configSchema = z.strictObject({
        * so inference-mode metrics are honest on small data; 0 keeps the moving averages.
        */
       bnRecalibrationBatches: z.number().int().min(0).default(16),
-      /** Batches decoded ahead of the step. */
-      prefetch: z.number().int().min(1).max(64).default(2),
       /** Gradient accumulation: compute each batch in micro-batches of this many samples (wasm's 4 GiB heap). */
       microBatch: z.number().int().min(1).optional(),
       /** balanced: each sample's loss weighted n / (k * count of its class), as sklearn's "balanced". */
@@ -102,7 +100,6 @@ export const configSchema = z.strictObject({
       optimizer: { name: 'adam', lr: 0.001 },
       earlyStopping: { monitor: 'macroF1', patience: 5 },
       bnRecalibrationBatches: 16,
-      prefetch: 2,
       classWeights: 'none',
       sampler: 'shuffle',
     }),
