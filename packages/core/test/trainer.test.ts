@@ -97,6 +97,14 @@ describe('Trainer', () => {
     });
   });
 
+  it('--resume on a run killed before its first checkpoint starts over in the same folder', async () => {
+    const runDir = tmp();
+    const logger = createMemoryLogger();
+    const { metrics } = await new Trainer({ ...tinySetup({ train: { epochs: 1 } }, logger), runDir, resume: true }).run();
+    expect(metrics.history).toHaveLength(1);
+    expect(logger.lines.some((l) => l.level === 'warn' && /nothing to resume/.test(l.message))).toBe(true);
+  });
+
   it('stops between steps when asked, keeping the last epoch checkpoint for --resume', async () => {
     const runDir = tmp();
     await new Trainer({ ...tinySetup({ train: { epochs: 2, earlyStopping: false } }), runDir }).run();

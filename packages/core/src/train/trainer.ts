@@ -134,9 +134,10 @@ export class Trainer {
     const setupCtx: SetupContext = { logger, container: this.container, rng: pluginRng };
     for (const plugin of plugins) await this.hook(plugin, 'setup', () => plugin.setup?.(setupCtx));
 
+    const store = this.container.get<CheckpointStore>(TOKENS.CheckpointStore);
     const model = buildModelForConfig(config, classes.length, plugins, setupCtx, this.container.get<BackboneRegistry>(TOKENS.BackboneRegistry));
     initializeKernels(model, initRng);
-    if (config.model.weights && !this.options.resume) {
+    if (config.model.weights && !(this.options.resume && this.paths && store.exists(this.paths.lastCheckpoint))) {
       await loadPretrainedWeights(model, config.model.weights, { logger, exclude: config.model.weightsExclude });
     }
     logger.info(`model: ${config.model.backbone}`, { params: model.countParams(), input: model.inputs[0].shape.slice(1), classes: classes.length });
@@ -144,7 +145,6 @@ export class Trainer {
     const step = createTrainStep({ model, optimizer, plugins, rng: pluginRng, logger, container: this.container, microBatch: this.microBatchFor(backend) });
     // model.freezeBackbone: only the classifier trains for the first N epochs.
     const backboneVariables = new Set(model.trainableWeights.filter((w) => !w.name.startsWith('predictions/')).map((w) => (w.read() as tf.Variable).name));
-    const store = this.container.get<CheckpointStore>(TOKENS.CheckpointStore);
 
     const monitor: MonitorName = config.train.earlyStopping === false ? 'macroF1' : config.train.earlyStopping.monitor;
     const patience = config.train.earlyStopping === false ? Infinity : config.train.earlyStopping.patience;
@@ -155,10 +155,13 @@ export class Trainer {
     let bestWeights: tf.Tensor[] | null = null;
     let firstEpoch = 0;
 
-    if (this.options.resume) {
-      if (!this.paths || !store.exists(this.paths.lastCheckpoint)) {
-        throw new Error(`--resume: no complete checkpoint in ${this.paths ? this.paths.lastCheckpoint : '(no run folder given)'}; start the run without --resume`);
-      }
+    if (!this.paths && this.options.resume) throw new Error('resume needs a run folder (runDir) to resume from');
+    const resuming = Boolean(this.options.resume && this.paths && store.exists(this.paths.lastCheckpoint));
+    if (this.options.resume && !resuming) {
+      // A run killed before its first epoch ended has nothing to resume: it starts over in its folder.
+      logger.warn(`nothing to resume in ${this.paths!.lastCheckpoint} (no complete checkpoint yet): starting from epoch 1`);
+    }
+    if (resuming && this.paths) {
       const state = await store.load(this.paths.lastCheckpoint, { model, optimizer });
       dataRng.setState(state.rng.data);
       pluginRng.setState(state.rng.plugins);
