@@ -6,3 +6,4 @@ export { openSession, type Session } from './setup.js';
 export { builtinPlugins, registerBuiltinPlugins } from './builtins.js';
 export { backbonesCommand } from './commands/backbones.js';
 export { dataCommand } from './commands/data.js';
+export { benchCommand, runBench, formatBenchReport, BENCH_SCHEMA, type BenchReport } from './commands/bench.js';

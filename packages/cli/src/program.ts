@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { backbonesCommand } from './commands/backbones.js';
+import { benchCommand } from './commands/bench.js';
 import { dataCommand } from './commands/data.js';
 import { evalCommand } from './commands/eval.js';
 import { trainCommand } from './commands/train.js';
@@ -41,6 +42,20 @@ export function createProgram(run: (code: Promise<number>) => void): Command {
     .option('--json', 'print { "splits": { "<split>": { "<class>": n } }, "missing", "unreadable" } on stdout')
     .option('--check', 'also decode every image to find unreadable files (slow on big datasets)')
     .action((opts) => run(dataCommand(opts)));
+
+  program
+    .command('bench')
+    .description('measure training speed on this machine: step times per backend and backbone, step/forward, backward kernels vs matmul, augmentation and framework overhead, data wait, memory growth, cores; tables on stdout, optional JSON')
+    .option('--quick', 'small CNN and ResNet18 (64x64) on the fastest backend, few steps: under 3 minutes on 2 cores')
+    .option('--json <file>', 'also write the report as JSON (stable keys, schema fermix-bench/1)')
+    .option('--backends <list>', 'comma-separated tensorflow,wasm,cpu (default: all that load; no cpu with --quick)')
+    .option('--models <list>', 'comma-separated backbones (default small-cnn,resnet18,resnet50; no resnet50 with --quick)')
+    .option('--steps <n>', 'timed repetitions of every loop (default: per mode, see docs/bench.md)')
+    .option('--warmup <n>', 'untimed warm-up repetitions of every loop (default: per mode)')
+    .option('--batch <n>', 'batch size of every measurement', '32')
+    .option('--data <dir>', 'image folder for the small-CNN batches and the decoding figure, or "synthetic" (default: $FERMIX_BENCH_DATA, else ../shared/data/fer2013-mini)')
+    .addHelpText('after', '\nExamples:\n  fermix bench --quick\n  fermix bench --json bench.json\n  fermix bench --backends wasm --models small-cnn,resnet18 --json runs/bench.json\n\nWhat each figure means: docs/bench.md')
+    .action((opts) => run(benchCommand(opts)));
 
   program
     .command('backbones')
