@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 
+import { registerFastGradients } from './gradients.js';
 import { registerWasmTrainingKernels } from './wasm-kernels.js';
 
 /**
@@ -18,6 +19,7 @@ export async function initWasmBackend(): Promise<void> {
   }
   // After the import: the package registers its own (buggy) MaxPoolGrad, which this replaces.
   registerWasmTrainingKernels();
+  registerFastGradients();
   let ok: boolean;
   try {
     ok = await tf.setBackend('wasm');
