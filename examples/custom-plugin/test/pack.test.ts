@@ -228,7 +228,7 @@ describe.skipIf(SKIP)('publish proof: pack, install in a scratch project, run th
       const result = await train('cutmix-bad', ['fermix-plugin-cutmix: { alpha: 0 }']);
       expect(result.code).toBe(2);
       expect(result.stderr).toMatch(/plugins\[0\]\.fermix-plugin-cutmix/);
-      expect(result.stderr).toMatch(/alpha: expected a number > 0, found 0/);
+      expect(result.stderr).toMatch(/plugins\[0\]\.fermix-plugin-cutmix\.alpha \([^)]*\.yaml:\d+:\d+\): expected a number > 0, found 0/);
       expect(existsSync(path.join(result.runDir, 'metrics.json'))).toBe(false);
     });
   });
