@@ -1,17 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ImageSet } from '../data/source.js';
-import type { Rng } from '../rng.js';
 
 /** A batch still on the host: float images in [0, 1] and class indices. */
 export interface HostBatch {
   x: Float32Array;
   labels: Int32Array;
   count: number;
-}
-
-/** The order of one epoch: a fresh permutation from the data generator. */
-export function epochOrder(set: ImageSet, rng: Rng): Int32Array {
-  return rng.permutation(set.count);
 }
 
 /**

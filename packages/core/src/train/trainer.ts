@@ -10,7 +10,7 @@ import type { Logger } from '../logger.js';
 import { MONITORABLE, type ClassificationMetrics, type MonitorName } from '../metrics.js';
 import { buildModelForConfig, initializeKernels } from '../model.js';
 import { loadPretrainedWeights } from '../weights.js';
-import { balancedClassWeights, balancedOrder } from '../data/balance.js';
+import { balancedClassWeights, balancedOrder, classCounts } from '../data/balance.js';
 import { validateModelConfig, type BackboneRegistry } from '../registry.js';
 import { Rng } from '../rng.js';
 import { appendLog, runPaths, writeFileAtomic, writeResolvedConfig, type RunPaths } from '../run-folder.js';
@@ -83,12 +83,6 @@ function better(monitor: MonitorName, value: number, best: number | null): boole
 
 function metricValue(metrics: ClassificationMetrics, monitor: MonitorName): number {
   return monitor === 'loss' ? metrics.loss ?? Infinity : metrics[monitor];
-}
-
-function classCounts(set: ImageSet): Record<string, number> {
-  const counts: Record<string, number> = Object.fromEntries(set.classes.map((c) => [c, 0]));
-  for (const label of set.labels) counts[set.classes[label]]++;
-  return counts;
 }
 
 /** Loads one split, with an error that lists the splits there are when it is missing. */
@@ -349,7 +343,7 @@ export class Trainer {
       throw new DataError(`${source.description}: train and test have different classes (${train.classes.join(', ')} vs ${test.classes.join(', ')})`);
     }
     for (const [split, set] of [[data.trainSplit, train], [data.testSplit, test]] as const) {
-      this.logger.info(`data ${split}: ${set.count} images from ${source.description}`, { classes: classCounts(set), skipped: set.skipped.length });
+      this.logger.info(`data ${split}: ${set.count} images from ${source.description}`, { classes: Object.fromEntries(classCounts(set.labels, set.classes.length).map((n, c) => [set.classes[c], n])), skipped: set.skipped.length });
     }
     return { train, test };
   }
