@@ -27,6 +27,16 @@ export async function trainCommand(options: TrainCommandOptions): Promise<number
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // Started by `fermix sweep` (an IPC channel): if the sweep dies, even by kill -9, stop the same way.
+  const onOrphaned = () => {
+    if (stopping) return;
+    stopping = true;
+    logger.warn('the sweep that started this run is gone: stopping after this step; the last epoch checkpoint stays');
+  };
+  if (process.send) {
+    process.channel?.unref();
+    process.once('disconnect', onOrphaned);
+  }
   try {
     const trainer = new Trainer({
       ...session,
@@ -50,6 +60,7 @@ export async function trainCommand(options: TrainCommandOptions): Promise<number
     reporter.done();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    process.off('disconnect', onOrphaned);
   }
 }
 

@@ -1,0 +1,60 @@
+import path from 'node:path';
+import { readSweepFile } from '../sweep/spec.js';
+import { runSweep } from '../sweep/runner.js';
+import { createReporter } from '../progress.js';
+import { UsageError } from './train.js';
+
+export interface SweepCommandOptions {
+  config?: string;
+  out?: string;
+  parallel?: string;
+  dryRun?: boolean;
+}
+
+/** `fermix sweep`: every combination of a grid, each run a folder; resumable. Returns the exit code. */
+export async function sweepCommand(options: SweepCommandOptions): Promise<number> {
+  if (!options.config) throw new UsageError('fermix sweep needs the sweep file: fermix sweep -c sweep.yaml');
+  const sweep = readSweepFile(options.config);
+  const parallel = options.parallel === undefined ? (sweep.spec.parallel ?? 1) : Number(options.parallel);
+  if (!Number.isInteger(parallel) || parallel < 1) throw new UsageError(`--parallel expects an integer >= 1, got "${options.parallel}"`);
+  const out = path.resolve(
+    options.out ?? (sweep.spec.out ? path.resolve(sweep.dir, sweep.spec.out) : path.join('runs', path.basename(sweep.file).replace(/(\.sweep)?\.ya?ml$/, ''))),
+  );
+  if (options.dryRun) {
+    process.stdout.write(`${sweep.runs.length} runs into ${out}:\n`);
+    for (const run of sweep.runs) process.stdout.write(`  ${run.name}\n`);
+    return 0;
+  }
+  const { logger } = createReporter();
+  let stopping = false;
+  const onSignal = () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    logger.warn('stopping the sweep: each run stops after its current step and keeps its last checkpoint; start the same command again to resume');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const result = await runSweep({ sweep, out, parallel, logger }, () => stopping);
+    const finished = result.state.runs.filter((r) => r.status === 'finished').length;
+    const inv = result.state.lastInvocation;
+    process.stdout.write(
+      `${finished} of ${result.state.runs.length} runs finished` +
+        (inv && inv.runs > 0 ? `; this invocation: ${inv.runs} runs in ${inv.wallSeconds.toFixed(0)} s wall, ${inv.cpuSeconds.toFixed(0)} s CPU (${(inv.cpuSeconds / inv.wallSeconds).toFixed(2)} cores busy on average)` : '') +
+        `\nsweep folder: ${out}\n`,
+    );
+    if (result.failed.length > 0) {
+      process.stderr.write(`fermix: ${result.failed.length} run(s) failed: ${result.failed.map((r) => r.name).join(', ')}; see <run>/train.out. Start the sweep again to retry them.\n`);
+      return 1;
+    }
+    if (result.interrupted) {
+      process.stderr.write(`fermix: interrupted; continue with: fermix sweep -c ${options.config}${options.out ? ` --out ${options.out}` : ''}\n`);
+      return 130;
+    }
+    process.stdout.write(`tables and the HTML report: fermix report ${out}\n`);
+    return 0;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,250 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { isRunDir, runPaths, writeFileAtomic, type Logger } from '@fermix/core';
+import type { SweepRun, SweepSpec } from './spec.js';
+import { writeRunConfig } from './spec.js';
+import { UsageError } from '../commands/train.js';
+
+export type RunStatus = 'pending' | 'running' | 'finished' | 'failed' | 'interrupted';
+
+/** One run in `sweep.json`. */
+export interface SweepRunRecord {
+  name: string;
+  settings: SweepRun['settings'];
+  /** Run folder, relative to the sweep folder. */
+  dir: string;
+  /** Config file, relative to the sweep folder. */
+  config: string;
+  status: RunStatus;
+  /** How the last attempt started: fresh, or resumed from its folder. */
+  started?: 'fresh' | 'resumed';
+  exitCode?: number | null;
+  seconds?: number;
+  /** CPU seconds the run's process used (user + system), from its metrics.json. */
+  cpuSeconds?: number;
+  accuracy?: number;
+  macroF1?: number;
+  averageAccuracy?: number;
+  /** The last lines the run printed, when it failed. */
+  error?: string;
+}
+
+/** `sweep.json`: what the sweep is and where each run stands. Rewritten whole after every change. */
+export interface SweepState {
+  schema: 'fermix-sweep/1';
+  sweepFile: string;
+  base: string;
+  grid: Record<string, unknown>;
+  parallel: number;
+  updated: string;
+  runs: SweepRunRecord[];
+  /** Wall time of the last invocation and the CPU time its runs used: cpu / wall = cores kept busy. */
+  lastInvocation?: { wallSeconds: number; cpuSeconds: number; runs: number };
+}
+
+export interface SweepRunnerOptions {
+  sweep: SweepSpec;
+  out: string;
+  parallel: number;
+  logger: Logger;
+  /** The command that runs `fermix train` (argv without the train arguments). Default: this very program. */
+  trainCommand?: string[];
+  /** Extra environment for the runs. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface SweepResult {
+  state: SweepState;
+  interrupted: boolean;
+  failed: SweepRunRecord[];
+}
+
+/** How this process was started, so a run is the same `fermix` (built, or from sources under tsx). */
+export function selfCommand(): string[] {
+  return [process.execPath, ...process.execArgv, process.argv[1], 'train'];
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One sweep at a time in a folder: a lock file holding the pid, taken over when that process is gone. */
+function takeLock(out: string): () => void {
+  const lock = path.join(out, '.sweep.lock');
+  if (existsSync(lock)) {
+    const pid = Number(readFileSync(lock, 'utf8').trim());
+    if (Number.isInteger(pid) && pid !== process.pid && isAlive(pid)) {
+      throw new SweepBusyError(`another fermix sweep (pid ${pid}) is running in ${out}; wait for it, or stop it first (nothing was changed)`);
+    }
+  }
+  writeFileSync(lock, String(process.pid));
+  return () => rmSync(lock, { force: true });
+}
+
+/** Another sweep runs in the folder: a usage mistake, printed without a stack. */
+export class SweepBusyError extends UsageError {}
+
+function tail(file: string, lines = 12): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Runs every run of a sweep that has not finished, `parallel` at a time, each `fermix train` in its
+ * own process writing its own run folder. A finished run (metrics.json present) is never touched; a
+ * run with a folder resumes from its last checkpoint. SIGINT/SIGTERM stop the runs after their
+ * current step (checkpoints stay) and the sweep returns with `interrupted`. If this process is killed
+ * outright, each run notices its parent is gone (the IPC channel closes) and stops the same way.
+ */
+export async function runSweep(options: SweepRunnerOptions, shouldStop: () => boolean): Promise<SweepResult> {
+  const { sweep, out, logger } = options;
+  mkdirSync(out, { recursive: true });
+  const release = takeLock(out);
+  try {
+    return await runLocked(options, shouldStop);
+  } finally {
+    release();
+  }
+}
+
+async function runLocked(options: SweepRunnerOptions, shouldStop: () => boolean): Promise<SweepResult> {
+  const { sweep, out, logger } = options;
+  const parallel = Math.max(1, options.parallel);
+  const configsDir = path.join(out, 'configs');
+  const records: SweepRunRecord[] = sweep.runs.map((run) => {
+    const dir = path.join(out, 'runs', run.name);
+    const record: SweepRunRecord = {
+      name: run.name,
+      settings: run.settings,
+      dir: path.relative(out, dir),
+      config: path.relative(out, writeRunConfig(sweep, configsDir, run)),
+      status: existsSync(runPaths(dir).metrics) ? 'finished' : 'pending',
+    };
+    if (record.status === 'finished') Object.assign(record, summaryOf(dir));
+    return record;
+  });
+  const state: SweepState = {
+    schema: 'fermix-sweep/1',
+    sweepFile: sweep.file,
+    base: sweep.baseFile,
+    grid: sweep.spec.grid,
+    parallel,
+    updated: new Date().toISOString(),
+    runs: records,
+  };
+  const save = () => {
+    state.updated = new Date().toISOString();
+    writeFileAtomic(path.join(out, 'sweep.json'), JSON.stringify(state, null, 2) + '\n');
+  };
+  save();
+
+  const done = records.filter((r) => r.status === 'finished').length;
+  logger.info(`sweep: ${records.length} runs, ${done} already finished, ${records.length - done} to run, ${parallel} at a time`, { out });
+  const queue = records.filter((r) => r.status !== 'finished');
+  const running = new Map<ChildProcess, SweepRunRecord>();
+  const started = Date.now();
+  let cpuSeconds = 0;
+  let ran = 0;
+  let stopSent = false;
+
+  const launch = async (record: SweepRunRecord): Promise<void> => {
+    const dir = path.join(out, record.dir);
+    await waitForEarlierProcess(dir, logger);
+    const resume = isRunDir(dir);
+    mkdirSync(dir, { recursive: true });
+    const argv = [...(options.trainCommand ?? selfCommand()), '-c', path.join(out, record.config), '--out', dir, ...(resume ? ['--resume'] : [])];
+    const outFile = path.join(dir, 'train.out');
+    const fd = openSync(outFile, 'a');
+    const child = spawn(argv[0], argv.slice(1), {
+      stdio: ['ignore', fd, fd, 'ipc'],
+      env: { ...process.env, ...options.env, CI: 'true', FERMIX_SWEEP_RUN: record.name },
+    });
+    closeSync(fd);
+    writeFileSync(path.join(dir, '.pid'), String(child.pid ?? ''));
+    record.status = 'running';
+    record.started = resume ? 'resumed' : 'fresh';
+    delete record.error;
+    running.set(child, record);
+    save();
+    logger.info(`${resume ? 'resuming' : 'starting'} ${record.name} (${records.indexOf(record) + 1}/${records.length})`, { pid: child.pid });
+    const t0 = Date.now();
+    child.once('exit', (code, signal) => {
+      running.delete(child);
+      rmSync(path.join(dir, '.pid'), { force: true });
+      record.exitCode = code;
+      const finished = code === 0 && existsSync(runPaths(dir).metrics);
+      if (finished) {
+        Object.assign(record, summaryOf(dir));
+        record.status = 'finished';
+        cpuSeconds += record.cpuSeconds ?? 0;
+        ran++;
+        logger.info(
+          `finished ${record.name}: accuracy ${pct(record.accuracy)}, macro F1 ${pct(record.macroF1)}, average accuracy ${pct(record.averageAccuracy)} (${((Date.now() - t0) / 1000).toFixed(0)} s)`,
+        );
+      } else if (code === 130 || stopSent || signal === 'SIGINT' || signal === 'SIGTERM') {
+        record.status = 'interrupted';
+        logger.warn(`interrupted ${record.name}; its last checkpoint stays and the next \`fermix sweep\` resumes it`);
+      } else {
+        record.status = 'failed';
+        record.error = tail(outFile);
+        logger.error(`failed ${record.name} (exit ${code ?? signal}); its output: ${outFile}\n${record.error}`);
+      }
+      save();
+    });
+  };
+
+  while (queue.length > 0 || running.size > 0) {
+    if (shouldStop() && !stopSent) {
+      stopSent = true;
+      for (const child of running.keys()) child.kill('SIGINT');
+      for (const record of queue) record.status = 'pending';
+      queue.length = 0;
+      save();
+    }
+    while (!stopSent && queue.length > 0 && running.size < parallel) await launch(queue.shift()!);
+    await sleep(200);
+  }
+  const wallSeconds = (Date.now() - started) / 1000;
+  state.lastInvocation = { wallSeconds, cpuSeconds, runs: ran };
+  save();
+  const failed = records.filter((r) => r.status === 'failed');
+  return { state, interrupted: stopSent || records.some((r) => r.status === 'interrupted'), failed };
+}
+
+/** A run started by an earlier sweep that was killed may still be stopping: wait for it. */
+async function waitForEarlierProcess(dir: string, logger: Logger): Promise<void> {
+  const pidFile = path.join(dir, '.pid');
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, 'utf8').trim());
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  let warned = false;
+  while (isAlive(pid)) {
+    if (!warned) logger.warn(`waiting for the process of an earlier sweep (pid ${pid}) to stop writing ${dir}`);
+    warned = true;
+    await sleep(250);
+  }
+}
+
+function pct(v: number | undefined): string {
+  return v === undefined ? '?' : `${(v * 100).toFixed(2)}%`;
+}
+
+function summaryOf(dir: string): Partial<SweepRunRecord> {
+  try {
+    const m = JSON.parse(readFileSync(runPaths(dir).metrics, 'utf8'));
+    return { accuracy: m.accuracy, macroF1: m.macroF1, averageAccuracy: m.averageAccuracy, seconds: m.seconds, cpuSeconds: m.cpuSeconds };
+  } catch {
+    return {};
+  }
+}

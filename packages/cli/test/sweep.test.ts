@@ -1,0 +1,190 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, validateConfig } from '@fermix/core';
+import { dropoutRate, readSweepFile } from '../src/sweep/spec.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../../..');
+const bin = path.join(root, 'packages/cli/src/bin.ts');
+const tsx = path.join(root, 'node_modules/.bin/tsx');
+
+const baseConfig = (epochs: number, perClass: number) => `seed: 2
+backend: wasm
+data:
+  format: synthetic
+  imageSize: 16
+  trainPerClass: ${perClass}
+  testPerClass: 2
+model:
+  backbone: small-cnn
+  options: { widths: [4], convsPerStage: 1 }
+train:
+  epochs: ${epochs}
+  batchSize: 8
+  bnRecalibrationBatches: 2
+  earlyStopping: false
+plugins:
+  - flip: {}
+`;
+
+function project(files: Record<string, string>): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fermix-sweep-'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(path.join(dir, name), text);
+  return dir;
+}
+
+function fermixSync(args: string[], cwd: string) {
+  const r = spawnSync(tsx, ['--conditions=fermix-source', bin, ...args], { cwd, encoding: 'utf8', env: { ...process.env, CI: 'true' }, timeout: 300_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('sweep file', () => {
+  it('expands method x alpha x dropout x seed into named runs; alpha folds away for methods without one', () => {
+    const dir = project({
+      'base.yaml': baseConfig(1, 2).replace('format: synthetic', 'format: imagefolder\n  root: ./faces'),
+      'paper.sweep.yaml': 'base: base.yaml\ngrid:\n  method: [vanilla, mixup, mixaugment, mixaugment+flip]\n  alpha: [0.1, 0.2, 0.6, 1]\n  dropout: [none, 0.5]\n  seed: [1, 2, 3]\n  train.optimizer.lr: [0.001, 0.0001]\npluginOptions:\n  mixaugment: { forward: joint }\n',
+    });
+    const sweep = readSweepFile(path.join(dir, 'paper.sweep.yaml'));
+    // vanilla: 2 dropouts x 3 seeds x 2 lr; the three others: 4 alphas x 2 x 3 x 2.
+    expect(sweep.runs).toHaveLength(12 + 3 * 48);
+    const names = sweep.runs.map((r) => r.name);
+    expect(new Set(names).size).toBe(names.length);
+    expect(names).toContain('vanilla_dropout-none_seed-1_lr-0.001');
+    expect(names).toContain('mixaugment+flip_alpha-0.6_dropout-0.5_seed-3_lr-0.0001');
+
+    const run = sweep.runs.find((r) => r.name === 'mixaugment+flip_alpha-0.6_dropout-0.5_seed-3_lr-0.0001')!;
+    expect(run.settings).toEqual({ method: 'mixaugment+flip', alpha: 0.6, dropout: 0.5, seed: 3, 'train.optimizer.lr': 0.0001 });
+    // The base's flip entry is replaced by the method's; options from pluginOptions; dropout last.
+    expect(run.config.plugins).toEqual([{ mixaugment: { forward: 'joint', alpha: 0.6 } }, { flip: {} }, { dropout: { rate: 0.5 } }]);
+    expect(run.config.seed).toBe(3);
+    expect((run.config.train as { optimizer: { lr: number } }).optimizer.lr).toBe(0.0001);
+    // The run's config lives in the sweep folder, so the base's relative data root is made absolute.
+    expect((run.config.data as { root: string }).root).toBe(path.join(dir, 'faces'));
+    const vanilla = sweep.runs.find((r) => r.name === 'vanilla_dropout-none_seed-1_lr-0.001')!;
+    expect(vanilla.settings.alpha).toBeNull();
+    expect(vanilla.config.plugins).toEqual([]);
+    // Every run's config is a valid fermix config.
+    for (const r of sweep.runs.slice(0, 20)) expect(() => validateConfig(r.config, { baseDir: dir })).not.toThrow();
+  });
+
+  it('names the sweep file path, line and what was expected for a bad grid value', () => {
+    const dir = project({ 'base.yaml': baseConfig(1, 2), 's.yaml': 'base: base.yaml\ngrid:\n  alpha: [0.2, -1]\n  dropout: [none, 1.5]\n' });
+    let error: unknown;
+    try {
+      readSweepFile(path.join(dir, 's.yaml'));
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toContain('grid.alpha[1]');
+    expect(message).toContain('s.yaml:3:');
+    expect(message).toContain('grid.dropout[1]');
+    expect(message).toMatch(/dropout rate/);
+    expect(dropoutRate('none')).toBeNull();
+    expect(dropoutRate(0.5)).toBe(0.5);
+    expect(dropoutRate(1)).toBeUndefined();
+  });
+
+  it('rejects an unknown key of the sweep file and a base config that is not there', () => {
+    const dir = project({ 'base.yaml': baseConfig(1, 2), 's.yaml': 'base: base.yaml\ngird:\n  seed: [1]\n', 't.yaml': 'base: nothere.yaml\ngrid:\n  seed: [1]\n' });
+    expect(() => readSweepFile(path.join(dir, 's.yaml'))).toThrow(/gird/);
+    expect(() => readSweepFile(path.join(dir, 't.yaml'))).toThrow(/nothere\.yaml/);
+  });
+});
+
+describe('fermix sweep', () => {
+  it('runs the grid in parallel processes; killed with -9 and started again, it leaves finished runs alone and resumes the interrupted one from its checkpoint', async () => {
+    const dir = project({
+      'base.yaml': baseConfig(40, 24),
+      's.sweep.yaml': 'base: base.yaml\ngrid:\n  method: [vanilla, mixup]\n  alpha: [0.2]\n  seed: [1]\n',
+    });
+    const out = path.join(dir, 'out');
+    const first = path.join(out, 'runs/vanilla_seed-1');
+    const second = path.join(out, 'runs/mixup_alpha-0.2_seed-1');
+
+    // First attempt, one run at a time: kill -9 the sweep once the second run has a checkpoint.
+    const sweep = spawn(tsx, ['--conditions=fermix-source', bin, 'sweep', '-c', 's.sweep.yaml', '--out', 'out', '--parallel', '1'], {
+      cwd: dir,
+      env: { ...process.env, CI: 'true' },
+      stdio: 'ignore',
+    });
+    const deadline = Date.now() + 240_000;
+    while (!existsSync(path.join(second, 'checkpoints/last/COMPLETE')) && Date.now() < deadline) await sleep(50);
+    expect(existsSync(path.join(second, 'checkpoints/last/COMPLETE')), 'the second run never wrote a checkpoint').toBe(true);
+    expect(existsSync(path.join(second, 'metrics.json')), 'the second run ended before the kill: the test cannot prove resumption').toBe(false);
+    // tsx runs the CLI in a child node process: kill that process (the sweep itself) with -9.
+    const sweepPids = spawnSync('pgrep', ['-P', String(sweep.pid)], { encoding: 'utf8' }).stdout.trim().split('\n').map(Number).filter(Boolean);
+    for (const pid of [...sweepPids, sweep.pid!]) process.kill(pid, 'SIGKILL');
+    const firstMetrics = readFileSync(path.join(first, 'metrics.json'), 'utf8');
+    const firstMtime = statSync(path.join(first, 'metrics.json')).mtimeMs;
+
+    // The orphaned run notices its sweep is gone and stops after its step, keeping its checkpoint.
+    const orphan = Number(readFileSync(path.join(second, '.pid'), 'utf8'));
+    while (alive(orphan) && Date.now() < deadline) await sleep(50);
+    expect(alive(orphan), 'the orphaned run did not stop').toBe(false);
+    expect(readFileSync(path.join(second, 'train.out'), 'utf8')).toContain('the sweep that started this run is gone');
+    const epochsBefore = readFileSync(path.join(second, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch);
+    expect(epochsBefore.length).toBeGreaterThanOrEqual(1);
+    expect(epochsBefore.length).toBeLessThan(40);
+
+    // Second attempt: finishes the interrupted run from its checkpoint and touches nothing finished.
+    const again = fermixSync(['sweep', '-c', 's.sweep.yaml', '--out', 'out', '--parallel', '2'], dir);
+    expect(again.code, again.stderr + again.stdout).toBe(0);
+    expect(again.stderr).toContain('2 runs, 1 already finished, 1 to run');
+    expect(again.stderr).toContain('resuming mixup_alpha-0.2_seed-1');
+    expect(readFileSync(path.join(first, 'metrics.json'), 'utf8')).toBe(firstMetrics);
+    expect(statSync(path.join(first, 'metrics.json')).mtimeMs).toBe(firstMtime);
+    expect(readFileSync(path.join(second, 'train.out'), 'utf8')).toContain('resuming from');
+    const epochs = readFileSync(path.join(second, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch);
+    // Every epoch once: the resumed run went on from the checkpoint, it did not start over.
+    expect(epochs).toEqual([...Array(40).keys()]);
+    const metrics = JSON.parse(readFileSync(path.join(second, 'metrics.json'), 'utf8'));
+    expect(metrics.epochsRun).toBe(40);
+    expect(metrics.history.map((h: { epoch: number }) => h.epoch)).toEqual([...Array(40).keys()]);
+
+    const state = JSON.parse(readFileSync(path.join(out, 'sweep.json'), 'utf8'));
+    expect(state.runs.map((r: { name: string; status: string }) => [r.name, r.status])).toEqual([
+      ['vanilla_seed-1', 'finished'],
+      ['mixup_alpha-0.2_seed-1', 'finished'],
+    ]);
+    expect(state.runs[1].started).toBe('resumed');
+    expect(state.runs[1].accuracy).toBe(metrics.accuracy);
+
+    // A third start has nothing left to do.
+    const third = fermixSync(['sweep', '-c', 's.sweep.yaml', '--out', 'out'], dir);
+    expect(third.code).toBe(0);
+    expect(third.stderr).toContain('2 runs, 2 already finished, 0 to run');
+    expect(readFileSync(path.join(first, 'metrics.json'), 'utf8')).toBe(firstMetrics);
+  });
+
+  it('refuses to start while another sweep holds the folder', () => {
+    const dir = project({ 'base.yaml': baseConfig(1, 2), 's.yaml': 'base: base.yaml\ngrid:\n  seed: [1]\n' });
+    const holder = spawn('sleep', ['30']);
+    try {
+      const out = path.join(dir, 'out');
+      spawnSync('mkdir', ['-p', out]);
+      writeFileSync(path.join(out, '.sweep.lock'), String(holder.pid));
+      const r = fermixSync(['sweep', '-c', 's.yaml', '--out', 'out'], dir);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`another fermix sweep (pid ${holder.pid}) is running`);
+    } finally {
+      holder.kill();
+    }
+  });
+});
