@@ -13,6 +13,14 @@ function report(err: unknown): number {
   return 1;
 }
 
+// `fermix ... | head`: a closed pipe ends the output, not the program with a stack trace.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 const program = createProgram((code) => {
   code.then(
     (c) => (process.exitCode = c),

@@ -1,0 +1,43 @@
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { validateConfig } from '@fermix/core';
+import { readSweepFile } from '../src/sweep/spec.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const paper = path.resolve(here, '../../../examples/paper');
+
+describe('examples/paper', () => {
+  const files = readdirSync(paper).filter((f) => f.endsWith('.sweep.yaml'));
+
+  it('has the sweeps of Tables 2, 3 and 6 on RAF-DB and the CPU sweep on fer2013-mini', () => {
+    expect(files.sort()).toEqual(['fer2013-mini-cpu.sweep.yaml', 'table2-mixup.sweep.yaml', 'table3-mixaugment.sweep.yaml', 'table6-summary.sweep.yaml']);
+  });
+
+  it.each(files)('%s expands into valid fermix configs at the paper settings', (file) => {
+    const sweep = readSweepFile(path.join(paper, file));
+    for (const run of sweep.runs) {
+      const config = validateConfig(run.config, { baseDir: paper });
+      if (file.startsWith('table')) {
+        expect(config.model.backbone).toBe('resnet50');
+        expect(config.train.batchSize).toBe(32);
+        expect(config.train.epochs).toBe(100);
+        expect(config.data.format).toBe('rafdb');
+        expect(config.data.imageSize).toBe(100);
+        expect(config.train.earlyStopping).not.toBe(false);
+      }
+    }
+    const methods = new Set(sweep.runs.map((r) => r.settings.method));
+    if (file === 'table2-mixup.sweep.yaml') {
+      expect([...methods]).toEqual(['vanilla', 'mixup']);
+      expect(new Set(sweep.runs.map((r) => r.config.train && (r.config.train as { optimizer: { lr: number } }).optimizer.lr))).toEqual(new Set([0.001, 0.0001]));
+      expect(sweep.runs).toHaveLength(2 * 2 + 4 * 2 * 2);
+    }
+    if (file === 'table6-summary.sweep.yaml' || file === 'fer2013-mini-cpu.sweep.yaml') {
+      expect([...methods]).toEqual(['vanilla', 'mixup', 'mixaugment', 'mixaugment+flip']);
+      expect(new Set(sweep.runs.map((r) => r.settings.seed))).toEqual(new Set([1, 2, 3]));
+      expect(sweep.runs).toHaveLength(12);
+    }
+  });
+});
