@@ -173,6 +173,33 @@ describe('fermix sweep', () => {
     expect(readFileSync(path.join(first, 'metrics.json'), 'utf8')).toBe(firstMetrics);
   });
 
+  it('Ctrl-C stops the runs after their step and exits 130, saying how to continue', async () => {
+    const dir = project({ 'base.yaml': baseConfig(40, 24), 's.yaml': 'base: base.yaml\ngrid:\n  seed: [1, 2]\n' });
+    const out = path.join(dir, 'out');
+    const sweep = spawn(tsx, ['--conditions=fermix-source', bin, 'sweep', '-c', 's.yaml', '--out', 'out', '--parallel', '2'], {
+      cwd: dir,
+      env: { ...process.env, CI: 'true' },
+    });
+    let stderr = '';
+    sweep.stderr.on('data', (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => sweep.once('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 240_000;
+    const checkpoint = (seed: number) => path.join(out, `runs/seed-${seed}/checkpoints/last/COMPLETE`);
+    while (!(existsSync(checkpoint(1)) && existsSync(checkpoint(2))) && Date.now() < deadline) await sleep(50);
+    // tsx forwards the signal to the node process that runs the sweep.
+    sweep.kill('SIGINT');
+    expect(await exited).toBe(130);
+    expect(stderr).toContain('continue with: fermix sweep -c s.yaml --out out');
+    const state = JSON.parse(readFileSync(path.join(out, 'sweep.json'), 'utf8'));
+    expect(state.runs.map((r: { status: string }) => r.status)).toEqual(['interrupted', 'interrupted']);
+    for (const seed of [1, 2]) {
+      const log = readFileSync(path.join(out, `runs/seed-${seed}/train.out`), 'utf8');
+      expect(log).toContain('stopping after this step');
+      expect(log).toContain('interrupted; continue with'); // it stopped on its own, after its step
+      expect(existsSync(path.join(out, `runs/seed-${seed}/metrics.json`))).toBe(false);
+    }
+  });
+
   it('refuses to start while another sweep holds the folder', () => {
     const dir = project({ 'base.yaml': baseConfig(1, 2), 's.yaml': 'base: base.yaml\ngrid:\n  seed: [1]\n' });
     const holder = spawn('sleep', ['30']);

@@ -168,6 +168,9 @@ async function runLocked(options: SweepRunnerOptions, shouldStop: () => boolean)
     const fd = openSync(outFile, 'a');
     const child = spawn(argv[0], argv.slice(1), {
       stdio: ['ignore', fd, fd, 'ipc'],
+      // Its own process group: a Ctrl-C in the terminal reaches only the sweep, which passes on one
+      // SIGINT (two would make a run quit at once instead of after its step).
+      detached: true,
       env: { ...process.env, ...options.env, CI: 'true', FERMIX_SWEEP_RUN: record.name },
     });
     closeSync(fd);
