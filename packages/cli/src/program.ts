@@ -3,6 +3,9 @@ import { backbonesCommand } from './commands/backbones.js';
 import { benchCommand } from './commands/bench.js';
 import { dataCommand } from './commands/data.js';
 import { evalCommand } from './commands/eval.js';
+import { prepareCommand } from './commands/prepare.js';
+import { reportCommand } from './commands/report.js';
+import { sweepCommand } from './commands/sweep.js';
 import { trainCommand } from './commands/train.js';
 
 declare const __FERMIX_VERSION__: string | undefined;
@@ -44,6 +47,15 @@ export function createProgram(run: (code: Promise<number>) => void): Command {
     .action((opts) => run(dataCommand(opts)));
 
   program
+    .command('prepare')
+    .description('align the faces of the config\'s data (data.align) once and write the aligned copy as an image folder <out>/<split>/<class>/*.png, with prepare.json (counts, images not aligned) and fermix.config.yaml to train on it')
+    .option('-c, --config <file>', 'config file with data.align (default: searched as for train)')
+    .requiredOption('-o, --out <dir>', 'folder for the aligned copy; must be new or empty')
+    .option('--force', 'replace an earlier fermix prepare output in --out (a folder with prepare.json; nothing else is ever replaced)')
+    .addHelpText('after', '\nExample:\n  fermix prepare -c raf.yaml --out data/raf-aligned-100\n  fermix train -c data/raf-aligned-100/fermix.config.yaml')
+    .action((opts) => run(prepareCommand(opts)));
+
+  program
     .command('bench')
     .description('measure training speed on this machine: step times per backend and backbone, step/forward, backward kernels vs matmul, augmentation and framework overhead, data wait, memory growth, cores; tables on stdout, optional JSON')
     .option('--quick', 'small CNN and ResNet18 (64x64) on the fastest backend, few steps: under 3 minutes on 2 cores')
@@ -56,6 +68,25 @@ export function createProgram(run: (code: Promise<number>) => void): Command {
     .option('--data <dir>', 'image folder for the small-CNN batches and the decoding figure, or "synthetic" (default: $FERMIX_BENCH_DATA, else ../shared/data/fer2013-mini)')
     .addHelpText('after', '\nExamples:\n  fermix bench --quick\n  fermix bench --json bench.json\n  fermix bench --backends wasm --models small-cnn,resnet18 --json runs/bench.json\n\nWhat each figure means: docs/bench.md')
     .action((opts) => run(benchCommand(opts)));
+
+  program
+    .command('sweep')
+    .description('run every combination of a grid (method x alpha x dropout x seed x any config path), each run its own folder and process; started again, it skips finished runs and resumes the unfinished one from its checkpoint')
+    .requiredOption('-c, --config <file>', 'sweep file: base config + grid (see examples/paper)')
+    .option('-o, --out <dir>', "sweep folder (default: the sweep file's out:, else runs/<sweep file name>)")
+    .option('-p, --parallel <n>', "runs at once, each a separate process (default: the sweep file's parallel:, else 1)")
+    .option('--dry-run', 'list the runs and their folder names, run nothing')
+    .addHelpText('after', '\nExamples:\n  fermix sweep -c examples/paper/fer2013-mini-cpu.sweep.yaml --parallel 2\n  fermix sweep -c my.sweep.yaml --dry-run\n  fermix report runs/fer2013-mini-cpu')
+    .action((opts) => run(sweepCommand(opts)));
+
+  program
+    .command('report')
+    .description("the paper's tables (2-6) from the runs in a run or sweep folder: report.md, one CSV per table, and report.html (curves, confusion matrices, per-class bars, mixed samples; opens offline)")
+    .argument('<folder>', 'a run folder, or a folder whose subfolders (or their subfolders) are run folders, e.g. a sweep')
+    .option('-o, --out <dir>', 'output folder (default: <folder>/report)')
+    .option('--compare <method>', 'the method Table 5 compares with vanilla, e.g. mixaugment+flip (default: the best non-vanilla method)')
+    .addHelpText('after', '\nExamples:\n  fermix report runs/sweep\n  fermix report runs/sweep --compare mixup --out reports/mixup')
+    .action((folder, opts) => run(reportCommand(folder, opts)));
 
   program
     .command('backbones')

@@ -58,7 +58,7 @@ describe('fermix command', () => {
     expect(trained.code, trained.stderr).toBe(0);
     expect(trained.stdout).toMatch(/accuracy \d+\.\d+%/);
     const run = path.join(dir, 'run');
-    expect(readdirSync(run).sort()).toEqual(['checkpoints', 'config.yaml', 'log.jsonl', 'metrics.json']);
+    expect(readdirSync(run).sort()).toEqual(['checkpoints', 'config.yaml', 'log.jsonl', 'metrics.json', 'samples.json']);
     const metrics = JSON.parse(readFileSync(path.join(run, 'metrics.json'), 'utf8'));
     expect(metrics.classes).toEqual(['angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise']);
     expect(metrics.history).toHaveLength(2);

@@ -45,7 +45,7 @@ export function dataSourceFor(config: FermixConfig): DataSource {
     case 'synthetic':
       return createSyntheticSource({ seed: config.seed, trainPerClass: data.trainPerClass, testPerClass: data.testPerClass });
     case 'rafdb':
-      return createRafdbSource({ root: root(), onMissing: data.onMissing });
+      return createRafdbSource({ root: root(), onMissing: data.onMissing, align: data.align });
     case 'fer2013-csv':
       return createFer2013CsvSource({ file: root() });
     case 'affectnet':

@@ -48,3 +48,46 @@ export {
   type OnMissing,
 } from './data/labels.js';
 export { classCounts, balancedClassWeights, balancedOrder } from './data/balance.js';
+export {
+  alignFace,
+  alignmentTemplate,
+  applyTransform,
+  invertTransform,
+  similarityTransform,
+  transformMatrix,
+  transformResidual,
+  transformScaleRotation,
+  warpSimilarity,
+  ALIGN_SIZES,
+  ARCFACE_TEMPLATE_112,
+  FIVE_POINT_NAMES,
+  type AlignedFace,
+  type AlignSize,
+  type DetectedFace,
+  type FivePoints,
+  type LandmarkDetector,
+  type Point2,
+  type RgbImage,
+  type SimilarityTransform,
+  type WarpBorder,
+} from './data/align.js';
+export {
+  alignImageFile,
+  encodeRgbPng,
+  isAlignable,
+  toRgbImage,
+  type AlignableSource,
+  type AlignConfig,
+  type AlignFailureKind,
+  type AlignItem,
+  type AlignOutcome,
+  type AlignPlan,
+} from './data/align-files.js';
+export { parseRafdbLandmarks, rafdbAnnotationPath, rafdbOriginalPath, RAFDB_ANNOTATION_DIR, RAFDB_ORIGINAL_DIR } from './data/rafdb-annotations.js';
+export { DecodePool, type DecodePoolOptions, type DecoderChoice } from './data/decode-pool.js';
+export { codecWith, type DecodeItem, type NativeDecode } from './data/decode.js';
+export { loadSharp } from './data/sharp-decoder.js';
+export { memorySplit, streamedSplit, defaultStreamWorkers, type SplitBatch, type SplitData, type StreamOptions } from './data/stream.js';
+export { openSplit, budgetBytesOf, type OpenSplitOptions } from './data/open-split.js';
+export { evaluateSplit, recalibrateBatchNormSplit } from './train/evaluate.js';
+export { encodePng, sampleGallery, writeSampleGallery, type GalleryOptions, type GallerySample, type SampleGallery } from './train/samples.js';

@@ -23,7 +23,8 @@ export const configSchema = z.strictObject({
        * holding training.csv, validation.csv and Manually_Annotated_Images/.
        */
       root: z.string().min(1).optional(),
-      imageSize: z.number().int().min(8).max(1024).default(48),
+      /** Default 48, or data.align.size when aligning (which it must then equal). */
+      imageSize: z.number().int().min(8).max(1024).optional(),
       trainSplit: z.string().min(1).default('train'),
       testSplit: z.string().min(1).default('test'),
       /** synthetic: images per class in each split. */
@@ -33,8 +34,39 @@ export const configSchema = z.strictObject({
       onMissing: z.enum(['error', 'skip']).default('error'),
       /** affectnet: 7 canonical classes (contempt dropped), or 8 with contempt last. */
       affectnetClasses: z.literal([7, 8]).default(7),
+      /**
+       * MB of decoded images kept in memory (count x imageSize² x 3 bytes, train first, then test);
+       * a split over what is left is streamed from disk. 0 streams every split that can be.
+       */
+      cacheMB: z.number().int().min(0).default(2048),
+      /** Streaming: batches decoded ahead of the training step (memory: prefetch x batch x imageSize² x 3 bytes). */
+      prefetch: z.number().int().min(1).max(64).default(4),
+      /**
+       * rafdb: align the original images (Image/original) by five landmarks to a frontal template,
+       * from RAF-DB's Annotation/manual (`dataset`) or a face-landmark model (`model`, @fermix/landmarks).
+       */
+      align: z
+        .strictObject({
+          landmarks: z.enum(['dataset', 'model']),
+          size: z.literal([100, 112]),
+        })
+        .optional(),
     })
     .superRefine((data, ctx) => {
+      if (data.align && data.format !== 'rafdb') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['align'],
+          message: `no align for format ${data.format} (alignment reads original images with their landmarks; fermix supports it for format rafdb, Image/original)`,
+        });
+      }
+      if (data.align && data.imageSize !== undefined && data.imageSize !== data.align.size) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['imageSize'],
+          message: `${data.align.size}, the size of the aligned faces (data.align.size); leave imageSize out when aligning`,
+        });
+      }
       // imagefolder's root is checked (and resolved) by validateConfig.
       const rootOf: Partial<Record<typeof data.format, string>> = {
         rafdb: 'the folder holding EmoLabel/list_patition_label.txt and Image/aligned/',
@@ -44,6 +76,7 @@ export const configSchema = z.strictObject({
       const needed = rootOf[data.format];
       if (needed && !data.root) ctx.addIssue({ code: 'custom', path: ['root'], message: `${needed} (required for format ${data.format})` });
     })
+    .transform(({ imageSize, ...data }) => ({ ...data, imageSize: imageSize ?? data.align?.size ?? 48 }))
     .default({
       format: 'synthetic',
       imageSize: 48,
@@ -53,6 +86,8 @@ export const configSchema = z.strictObject({
       testPerClass: 50,
       onMissing: 'error',
       affectnetClasses: 7,
+      cacheMB: 2048,
+      prefetch: 4,
     }),
   model: z
     .strictObject({

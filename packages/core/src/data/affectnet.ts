@@ -9,11 +9,11 @@
  * (8-class mode adds contempt last); codes 8 None, 9 Uncertain and 10 No-Face are dropped, and so
  * is contempt in 7-class mode.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../logger.js';
-import { decodeImage, toRgbResized, type DecodedImage } from './decode.js';
-import type { DecodeResult } from './decode-pool.js';
+import { imageCodec, type DecodedImage, type FaceBox } from './decode.js';
+import { decodeFiles } from './decode-pool.js';
 import { headerColumns, readLines, requireFile, splitCsvLine } from './fer2013-csv.js';
 import {
   AFFECTNET_LABELS,
@@ -28,7 +28,9 @@ import {
   type LabelledFile,
   type OnMissing,
 } from './labels.js';
-import { DataError, EXPRESSION_CLASSES, type ImageSet, type LoadOptions } from './source.js';
+import { DataError, EXPRESSION_CLASSES, type FileListSource, type ImageSet, type LoadOptions, type SplitFiles } from './source.js';
+
+export type { FaceBox } from './decode.js';
 
 export interface AffectNetOptions {
   /** The folder holding training.csv, validation.csv and Manually_Annotated_Images/. */
@@ -37,14 +39,8 @@ export interface AffectNetOptions {
   classes?: 7 | 8;
   /** Listed images that are not on disk: one DataError (default), or skipped with a warning. */
   onMissing?: OnMissing;
-}
-
-/** A face box in image pixels. */
-export interface FaceBox {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
+  /** Decode worker threads (see `decodeFiles`); default picks by job size and cores. */
+  workers?: number;
 }
 
 /** One kept row of an AffectNet CSV. */
@@ -63,26 +59,11 @@ const MAX_CODE = 10;
 
 /**
  * The face box cut out of an image. The box is clipped to the image; one that lies entirely
- * outside it is an error (the file is then skipped as unreadable).
+ * outside it is an error (the file is then skipped as unreadable). Decoding runs this same code in
+ * the worker threads (decode.ts), so crops are made off the main thread.
  */
 export function cropImage(img: DecodedImage, box: FaceBox): DecodedImage {
-  const clamp = (v: number, max: number) => Math.min(Math.max(v, 0), max);
-  const x0 = clamp(Math.round(box.x), img.width);
-  const y0 = clamp(Math.round(box.y), img.height);
-  const x1 = clamp(Math.round(box.x + box.width), img.width);
-  const y1 = clamp(Math.round(box.y + box.height), img.height);
-  if (x1 <= x0 || y1 <= y0) {
-    throw new Error(`face box x=${box.x} y=${box.y} ${box.width}x${box.height} lies outside the ${img.width}x${img.height} image`);
-  }
-  const width = x1 - x0;
-  const height = y1 - y0;
-  const { channels } = img;
-  const data = new Uint8Array(width * height * channels);
-  for (let y = 0; y < height; y++) {
-    const from = ((y0 + y) * img.width + x0) * channels;
-    data.set(img.data.subarray(from, from + width * channels), y * width * channels);
-  }
-  return { width, height, channels, data };
+  return imageCodec.cropImage(img, box);
 }
 
 /**
@@ -141,31 +122,7 @@ function badBox(box: FaceBox, texts: string[]): string | undefined {
   return undefined;
 }
 
-/**
- * Decodes, crops and resizes each sample on this thread (the worker pool decodes whole files only),
- * yielding to the event loop between chunks. Never rejects for a bad image.
- */
-export async function decodeCropped(samples: AffectNetSample[], size: number): Promise<DecodeResult[]> {
-  const results: DecodeResult[] = [];
-  for (let i = 0; i < samples.length; i++) {
-    results.push(decodeOne(samples[i], size));
-    if (i % 64 === 63) await new Promise((resolve) => setImmediate(resolve));
-  }
-  return results;
-}
-
-function decodeOne(sample: AffectNetSample, size: number): DecodeResult {
-  try {
-    const bytes = readFileSync(sample.path);
-    return { ok: true, data: toRgbResized(cropImage(decodeImage(bytes, sample.path), sample.box), size) };
-  } catch (err) {
-    // decodeImage prefixes the path; skipped entries carry it already.
-    const cause = (err as Error).cause;
-    return { ok: false, reason: cause instanceof Error ? cause.message : (err as Error).message };
-  }
-}
-
-export function createAffectNetSource(options: AffectNetOptions): InventorySource {
+export function createAffectNetSource(options: AffectNetOptions): InventorySource & FileListSource {
   const root = path.resolve(options.root);
   const mode = options.classes ?? 7;
   if (mode !== 7 && mode !== 8) throw new DataError(`AffectNet classes must be 7 or 8, got ${String(mode)}`);
@@ -183,6 +140,14 @@ export function createAffectNetSource(options: AffectNetOptions): InventorySourc
     return samples;
   };
 
+  /** The listed samples whose files exist (missing ones: an error, or skipped with data.onMissing: skip). */
+  const presentSamples = async (split: string, size: number, logger: Logger) => {
+    if (!Number.isInteger(size) || size < 1) throw new Error(`imageSize must be a positive integer, got ${size}`);
+    const listed = await samplesOf(split, logger);
+    if (!isDirectory(imagesDir())) throw new DataError(`${what}: images folder not found: ${imagesDir()} (expected ${describeLayout(root)})`, imagesDir());
+    return partitionMissing(listed, { root, what, onMissing: options.onMissing ?? 'error', logger });
+  };
+
   return {
     description: what,
     async classes() {
@@ -194,12 +159,10 @@ export function createAffectNetSource(options: AffectNetOptions): InventorySourc
       return found;
     },
     async load(split: string, { imageSize: size, logger }: LoadOptions): Promise<ImageSet> {
-      if (!Number.isInteger(size) || size < 1) throw new Error(`imageSize must be a positive integer, got ${size}`);
       const started = Date.now();
-      const listed = await samplesOf(split, logger);
-      if (!isDirectory(imagesDir())) throw new DataError(`${what}: images folder not found: ${imagesDir()} (expected ${describeLayout(root)})`, imagesDir());
-      const { present, skipped } = partitionMissing(listed, { root, what, onMissing: options.onMissing ?? 'error', logger });
-      const results = await decodeCropped(present, size);
+      const { present, skipped } = await presentSamples(split, size, logger);
+      // Decode + crop + resize in worker threads (large JPEGs with sharp when installed).
+      const results = await decodeFiles(present.map(({ path: p, box }) => ({ path: p, box })), size, { workers: options.workers, logger });
       const set = assembleImageSet({ files: present, results, size, classes: [...classes], split, what, skipped, logger });
       requireEveryClass(set, split, what);
       logger.debug(`loaded split "${split}": ${set.count} images, ${classes.length} classes, ${size}x${size}`, { ms: Date.now() - started });
@@ -207,6 +170,17 @@ export function createAffectNetSource(options: AffectNetOptions): InventorySourc
     },
     async inventory(split: string) {
       return inventoryOfFiles(split, [...classes], await samplesOf(split));
+    },
+    async files(split: string, { imageSize: size, logger }: LoadOptions): Promise<SplitFiles> {
+      const { present, skipped } = await presentSamples(split, size, logger);
+      return {
+        split,
+        classes: [...classes],
+        items: present.map(({ path: p, box }) => ({ path: p, box })),
+        labels: Int32Array.from(present, (s) => s.label),
+        skipped,
+        what,
+      };
     },
   };
 }

@@ -8,6 +8,8 @@
  * paths this module resolves. The same string works from sources, dist/index.js and dist/index.cjs.
  * Each worker proves its copy with `selfTest()` before it gets work; if a worker cannot start, fails
  * the check, or crashes, its work is redone on this thread, so results never depend on workers.
+ * When sharp is installed, the main thread loads it first and each worker loads it from the same
+ * path (sharp-decoder.ts), so every thread picks the same decoder for the same file.
  */
 import { statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -15,9 +17,13 @@ import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
-import { createImageCodec, imageCodec, type DecodedBatch } from './decode.js';
+import { codecWith, createImageCodec, imageCodec, type DecodedBatch, type DecodeItem, type ImageCodec } from './decode.js';
+import { createSharpDecode, loadSharp } from './sharp-decoder.js';
 
 export type DecodeResult = { ok: true; data: Uint8Array } | { ok: false; reason: string };
+
+/** Which decoders to use: `auto` adds sharp for large JPEGs when it is installed; `js` never does. */
+export type DecoderChoice = 'auto' | 'js';
 
 export interface DecodeFilesOptions {
   /**
@@ -32,6 +38,8 @@ export interface DecodeFilesOptions {
   logger?: Logger;
   /** Files per worker message (default: balances message overhead against load balance). */
   chunkSize?: number;
+  /** Default `auto` (see decode.ts for the per-file rule and its measurements). */
+  decoder?: DecoderChoice;
 }
 
 const MAX_DEFAULT_WORKERS = 4;
@@ -44,68 +52,79 @@ const WORKERS_MIN_JOB_MS = 1_000;
 /** Conservative in-process rates (2-core VM): PNG decodes ~20 KB/ms of file, JPEG ~5 KB/ms. */
 const DECODE_BYTES_PER_MS = 8_000;
 const RESIZE_OUTPUT_PIXELS_PER_MS = 50_000;
+/**
+ * Batches a worker holds at once: while it decodes one, the next is already in its inbox, so it
+ * does not idle while the main thread is busy (a training step) and cannot hand it more work.
+ */
+const IN_FLIGHT_PER_WORKER = 2;
 
 interface Chunk {
   start: number;
   end: number;
 }
 
+const pathOf = (item: string | DecodeItem) => (typeof item === 'string' ? item : item.path);
+
 /**
- * Decodes and resizes each file to `size` x `size` RGB (see `toRgbResized`). Results are in the
- * order of `paths`; a file that cannot be read or decoded gives `{ ok: false, reason }` — this
- * never rejects because of a bad image.
+ * Decodes (and, for items with a face box, crops) each file and resizes it to `size` x `size`
+ * RGB (see `toRgbResized`). Results are in the order of `items`; a file that cannot be read or
+ * decoded gives `{ ok: false, reason }` — this never rejects because of a bad image.
  */
 export async function decodeFiles(
-  paths: string[],
+  items: (string | DecodeItem)[],
   size: number,
   options: DecodeFilesOptions = {},
 ): Promise<DecodeResult[]> {
   if (!Number.isInteger(size) || size < 1) throw new Error(`image size must be a positive integer, got ${size}`);
-  const results = new Array<DecodeResult>(paths.length);
-  if (paths.length === 0) return results;
+  const results = new Array<DecodeResult>(items.length);
+  if (items.length === 0) return results;
 
-  const chunks = splitIntoChunks(paths.length, options.chunkSize ?? defaultChunkSize(paths.length));
-  const workers = Math.min(chunks.length, workerCount(options.workers, paths, size));
+  const chunks = splitIntoChunks(items.length, options.chunkSize ?? defaultChunkSize(items.length));
+  const workers = Math.min(chunks.length, workerCount(options.workers, items, size));
+  const pool = await DecodePool.open({ workers, logger: options.logger, decoder: options.decoder });
   let done = 0;
-  const store = (chunk: Chunk, batch: DecodedBatch) => {
-    storeBatch(results, chunk, batch, size);
-    done += chunk.end - chunk.start;
-    options.onProgress?.(done, paths.length);
-  };
-
-  const left = workers > 0 ? await decodeWithWorkers(paths, size, chunks, workers, store, options.logger) : chunks;
-  for (const chunk of left) {
-    store(chunk, imageCodec.decodeBatch(paths.slice(chunk.start, chunk.end), size));
-    await yieldToEventLoop(); // lets progress bars and timers run between chunks
+  try {
+    await Promise.all(
+      chunks.map(async (chunk) => {
+        const batch = await pool.decode(items.slice(chunk.start, chunk.end), size);
+        storeBatch(results, chunk, batch, size);
+        done += chunk.end - chunk.start;
+        options.onProgress?.(done, items.length);
+      }),
+    );
+  } finally {
+    await pool.close();
   }
   return results;
 }
 
-function workerCount(requested: number | undefined, paths: string[], size: number): number {
-  if (requested !== undefined) {
-    if (!Number.isInteger(requested) || requested < 0) throw new Error(`workers must be an integer >= 0, got ${requested}`);
-    return requested;
-  }
+function workerCount(requested: number | undefined, items: (string | DecodeItem)[], size: number): number {
+  if (requested !== undefined) return checkWorkers(requested);
   const cores = availableParallelism();
-  if (cores < 2 || estimateInProcessMs(paths, size) < WORKERS_MIN_JOB_MS) return 0;
+  if (cores < 2 || estimateInProcessMs(items, size) < WORKERS_MIN_JOB_MS) return 0;
   return Math.min(MAX_DEFAULT_WORKERS, cores);
 }
 
+function checkWorkers(requested: number): number {
+  if (!Number.isInteger(requested) || requested < 0) throw new Error(`workers must be an integer >= 0, got ${requested}`);
+  return requested;
+}
+
 /** Rough main-thread time for the job, from the sizes of about 32 sampled files and the output size. */
-function estimateInProcessMs(paths: string[], size: number): number {
-  const step = Math.max(1, Math.floor(paths.length / 32));
+function estimateInProcessMs(items: (string | DecodeItem)[], size: number): number {
+  const step = Math.max(1, Math.floor(items.length / 32));
   let bytes = 0;
   let sampled = 0;
-  for (let i = 0; i < paths.length; i += step) {
+  for (let i = 0; i < items.length; i += step) {
     try {
-      bytes += statSync(paths[i]).size;
+      bytes += statSync(pathOf(items[i])).size;
       sampled++;
     } catch {
       // unreadable: decodeFiles reports it later
     }
   }
   const perFile = (sampled > 0 ? bytes / sampled : 0) / DECODE_BYTES_PER_MS + (size * size) / RESIZE_OUTPUT_PIXELS_PER_MS;
-  return paths.length * perFile;
+  return items.length * perFile;
 }
 
 /** Big enough that messaging is negligible, small enough that workers finish close together. */
@@ -131,67 +150,174 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/**
- * Runs the chunks on `count` workers that pull from a shared queue. Returns the chunks no worker
- * completed (all of them if no worker could start) for the caller to decode in-process.
- */
-async function decodeWithWorkers(
-  paths: string[],
-  size: number,
-  chunks: Chunk[],
-  count: number,
-  store: (chunk: Chunk, batch: DecodedBatch) => void,
-  logger: Logger | undefined,
-): Promise<Chunk[]> {
-  const queue = [...chunks];
-  const problems: string[] = [];
-  const note = (err: unknown) => problems.push(err instanceof Error ? err.message : String(err));
-  const source = workerSource();
+export interface DecodePoolOptions {
+  /** Worker threads to start; 0 decodes on this thread. */
+  workers: number;
+  /** Receives one warning when workers are unavailable or die and their work moves to this thread. */
+  logger?: Logger;
+  decoder?: DecoderChoice;
+}
 
-  async function runWorker(): Promise<void> {
-    let worker: Worker;
-    try {
-      worker = await startWorker(source);
-    } catch (err) {
-      note(err);
-      return;
-    }
-    try {
-      for (let chunk = queue.shift(); chunk; chunk = queue.shift()) {
-        let batch: DecodedBatch;
+interface Task {
+  items: (string | DecodeItem)[];
+  size: number;
+  resolve: (batch: DecodedBatch) => void;
+  reject: (err: unknown) => void;
+}
+
+interface PoolWorker {
+  worker: Worker;
+  /** Tasks posted to it, oldest first: it answers in that order. */
+  inFlight: Task[];
+}
+
+/**
+ * Long-lived decode workers that take batches of files (`decode`) and answer in submission order
+ * per worker. The loader (`decodeFiles`) and the training stream (stream.ts) both run on it. If a
+ * worker cannot start, fails its self-test or dies, its batches are redone by another worker or on
+ * this thread (one warning), so results never depend on workers.
+ */
+export class DecodePool {
+  private readonly live: PoolWorker[] = [];
+  private readonly queue: Task[] = [];
+  private readonly problems: string[] = [];
+  private inProcessRunning = false;
+  private closed = false;
+  private warned = false;
+
+  private constructor(
+    private readonly codec: ImageCodec,
+    private readonly logger: Logger | undefined,
+  ) {}
+
+  /** Starts `workers` workers (in parallel) after loading sharp on this thread when asked for. */
+  static async open(options: DecodePoolOptions): Promise<DecodePool> {
+    const count = checkWorkers(options.workers);
+    const sharp = options.decoder === 'js' ? null : await loadSharp();
+    const pool = new DecodePool(codecWith(sharp?.decode), options.logger);
+    const source = workerSource();
+    await Promise.all(
+      Array.from({ length: count }, async () => {
         try {
-          worker.postMessage({ paths: paths.slice(chunk.start, chunk.end), size });
-          batch = await nextMessage<DecodedBatch>(worker);
+          pool.adopt(await startWorker(source, sharp?.path ?? null));
         } catch (err) {
-          queue.unshift(chunk); // another worker, or the main thread, redoes it
-          note(err);
-          return;
+          pool.note(err);
         }
-        store(chunk, batch); // outside the try: an exception from onProgress is the caller's, not a worker failure
-      }
-    } catch (err) {
-      queue.length = 0; // the job is failing: stop the other workers too
-      throw err;
-    } finally {
-      await worker.terminate();
-    }
+      }),
+    );
+    pool.warnOnce();
+    return pool;
   }
 
-  await Promise.all(Array.from({ length: count }, runWorker));
-  if (problems.length > 0) {
-    logger?.warn(`decode workers unavailable, decoding on the main thread instead: ${problems[0]}`, {
-      failedWorkers: problems.length,
-      workers: count,
+  /** Live workers (0: everything is decoded on this thread). */
+  get workers(): number {
+    return this.live.length;
+  }
+
+  /** Decodes one batch; see `ImageCodec.decodeBatch`. Batches run concurrently on the workers. */
+  decode(items: (string | DecodeItem)[], size: number): Promise<DecodedBatch> {
+    if (this.closed) return Promise.reject(new Error('decode pool is closed'));
+    return new Promise<DecodedBatch>((resolve, reject) => {
+      this.queue.push({ items, size, resolve, reject });
+      this.pump();
     });
   }
-  return queue;
+
+  /** Stops the workers; batches not yet answered are rejected. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const pending = [...this.queue.splice(0), ...this.live.flatMap((w) => w.inFlight.splice(0))];
+    for (const task of pending) task.reject(new Error('decode pool is closed'));
+    await Promise.all(this.live.splice(0).map((w) => w.worker.terminate()));
+  }
+
+  private adopt(worker: Worker): void {
+    const entry: PoolWorker = { worker, inFlight: [] };
+    if (this.closed) {
+      void worker.terminate();
+      return;
+    }
+    this.live.push(entry);
+    worker.on('message', (batch: DecodedBatch) => {
+      const task = entry.inFlight.shift();
+      task?.resolve(batch);
+      this.pump();
+    });
+    const fail = (err: unknown) => {
+      if (this.closed || !this.live.includes(entry)) return;
+      this.live.splice(this.live.indexOf(entry), 1);
+      this.queue.unshift(...entry.inFlight.splice(0)); // another worker, or this thread, redoes them
+      this.note(err);
+      this.warnOnce();
+      void worker.terminate();
+      this.pump();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`decode worker exited with code ${code}`)));
+  }
+
+  private pump(): void {
+    if (this.closed) return;
+    if (this.live.length === 0) {
+      void this.runInProcess();
+      return;
+    }
+    for (const entry of this.live) {
+      while (entry.inFlight.length < IN_FLIGHT_PER_WORKER && this.queue.length > 0) {
+        const task = this.queue.shift()!;
+        entry.inFlight.push(task);
+        try {
+          entry.worker.postMessage({ items: task.items, size: task.size });
+        } catch (err) {
+          // fail() (via the worker's events) or the next pump reassigns it
+          entry.inFlight.pop();
+          this.queue.unshift(task);
+          this.note(err);
+          break;
+        }
+      }
+    }
+  }
+
+  /** One batch at a time on this thread, yielding between batches so timers and progress run. */
+  private async runInProcess(): Promise<void> {
+    if (this.inProcessRunning) return;
+    this.inProcessRunning = true;
+    try {
+      for (let task = this.queue.shift(); task && !this.closed; task = this.queue.shift()) {
+        try {
+          task.resolve(await this.codec.decodeBatch(task.items, task.size));
+        } catch (err) {
+          task.reject(err);
+        }
+        await yieldToEventLoop();
+      }
+    } finally {
+      this.inProcessRunning = false;
+    }
+  }
+
+  private note(err: unknown): void {
+    this.problems.push(err instanceof Error ? err.message : String(err));
+  }
+
+  private warnOnce(): void {
+    if (this.warned || this.problems.length === 0) return;
+    this.warned = true;
+    const where = this.live.length > 0 ? `the other ${this.live.length} worker(s)` : 'the main thread';
+    this.logger?.warn(`decode workers unavailable, decoding on ${where} instead: ${this.problems[0]}`, {
+      failedWorkers: this.problems.length,
+      workers: this.live.length,
+    });
+  }
 }
 
 /** Starts a worker and waits until its self-test matches this thread's. */
-async function startWorker(source: string): Promise<Worker> {
+async function startWorker(source: string, sharpPath: string | null): Promise<Worker> {
   // execArgv: []: the parent's flags (tsx or vitest loaders, --inspect) are useless to this
   // plain-JS program and would slow its start.
-  const worker = new Worker(source, { eval: true, workerData: dependencyPaths(), execArgv: [] });
+  const worker = new Worker(source, { eval: true, workerData: { ...dependencyPaths(), sharp: sharpPath }, execArgv: [] });
   // nextMessage handles errors while we wait; this keeps one arriving at any other time from
   // becoming an uncaught 'error' event that would crash the process.
   worker.on('error', () => {});
@@ -258,14 +384,39 @@ const { parentPort, workerData } = require('node:worker_threads');
 const { readFileSync } = require('node:fs');
 var __name = (fn) => fn;
 const createImageCodec = ${createImageCodec.toString()};
+const createSharpDecode = ${createSharpDecode.toString()};
 const codec = createImageCodec({
   PNG: require(workerData.pngjs).PNG,
   jpeg: require(workerData.jpegJs),
   readFile: readFileSync,
+  // The main thread uses sharp for large JPEGs: so does this worker, loading it at its first such
+  // file (a PNG dataset never pays for it). If it cannot, the error is fatal: the worker dies and
+  // its batches are redone elsewhere, rather than skipping files or giving other pixels.
+  native: workerData.sharp ? lazySharp(workerData.sharp) : undefined,
 });
-parentPort.on('message', ({ paths, size }) => {
-  const batch = codec.decodeBatch(paths, size);
-  parentPort.postMessage(batch, [batch.data.buffer]);
+function lazySharp(from) {
+  let decode;
+  return (bytes) => {
+    if (!decode) {
+      try {
+        decode = createSharpDecode(require(from));
+      } catch (err) {
+        const fatal = new Error('cannot load sharp in a decode worker: ' + (err && err.message));
+        fatal.fatal = true;
+        throw fatal;
+      }
+    }
+    return decode(bytes);
+  };
+}
+// Batches are answered in the order they arrive; an exception is a bug, not a bad image: it
+// crashes the worker, and the pool redoes its batches elsewhere.
+let chain = Promise.resolve();
+parentPort.on('message', ({ items, size }) => {
+  chain = chain
+    .then(() => codec.decodeBatch(items, size))
+    .then((batch) => parentPort.postMessage(batch, [batch.data.buffer]))
+    .catch((err) => setImmediate(() => { throw err; }));
 });
 parentPort.postMessage({ selfTest: codec.selfTest() });
 `;

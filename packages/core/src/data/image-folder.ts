@@ -14,7 +14,7 @@ import { readdirSync, statSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { decodeFiles } from './decode-pool.js';
 import { canonicalFolderClasses, canonicalOrder, type InventorySource, type SplitInventory } from './labels.js';
-import { DataError, type ImageSet, type LoadOptions } from './source.js';
+import { DataError, type FileListSource, type ImageSet, type LoadOptions, type SplitFiles } from './source.js';
 
 export interface ImageFolderOptions {
   root: string;
@@ -34,7 +34,7 @@ interface ClassFolder {
 /** The folder tree as found on disk: split name → class name → its folder. */
 type Layout = Map<string, Map<string, ClassFolder>>;
 
-export function createImageFolderSource(options: ImageFolderOptions): InventorySource {
+export function createImageFolderSource(options: ImageFolderOptions): InventorySource & FileListSource {
   const root = path.resolve(options.root);
   return {
     description: `imagefolder ${options.root}`,
@@ -50,6 +50,29 @@ export function createImageFolderSource(options: ImageFolderOptions): InventoryS
     async inventory(split: string) {
       return inventory(root, split);
     },
+    async files(split: string, loadOptions: LoadOptions) {
+      checkSize(loadOptions.imageSize);
+      return splitFiles(root, split, `imagefolder ${options.root}`);
+    },
+  };
+}
+
+function checkSize(size: number): void {
+  if (!Number.isInteger(size) || size < 1) throw new Error(`imageSize must be a positive integer, got ${size}`);
+}
+
+/** The split's files in label order, then name order: the order `load` keeps. */
+function splitFiles(root: string, split: string, what: string): SplitFiles {
+  const layout = scanLayout(root);
+  const classes = classNames(layout);
+  const folders = filesOfSplit(root, split, layout, classes);
+  return {
+    split,
+    classes,
+    items: folders.flatMap((f) => f.paths.map((p) => ({ path: p }))),
+    labels: Int32Array.from(folders.flatMap((f, label) => f.paths.map(() => label))),
+    skipped: [],
+    what,
   };
 }
 
@@ -66,7 +89,7 @@ function inventory(root: string, split: string): SplitInventory {
 
 async function loadSplit(root: string, split: string, options: LoadOptions, workers: number | undefined): Promise<ImageSet> {
   const { imageSize: size, logger } = options;
-  if (!Number.isInteger(size) || size < 1) throw new Error(`imageSize must be a positive integer, got ${size}`);
+  checkSize(size);
   const layout = scanLayout(root);
   const classes = classNames(layout);
   const files = filesOfSplit(root, split, layout, classes);

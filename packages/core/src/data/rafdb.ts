@@ -3,12 +3,22 @@
  * labels 1..7 = surprise, fear, disgust, happiness, sadness, anger, neutral) and the aligned faces
  * `<root>/Image/aligned/<stem>_aligned.jpg`. The split is the name's prefix (`train_`, `test_`);
  * labels are mapped to the canonical expression classes.
+ *
+ * With `align`, the source reads the original images `<root>/Image/original/<name>` instead and
+ * aligns each by five landmarks: RAF-DB's own `Annotation/manual/<stem>_manu_attri.txt`
+ * (`landmarks: 'dataset'`), or a LandmarkDetector (`landmarks: 'model'`).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { decodeFiles } from './decode-pool.js';
+import type { Logger } from '../logger.js';
+import type { LandmarkDetector } from './align.js';
+import { alignImageFile, type AlignConfig, type AlignItem, type AlignPlan, type AlignableSource } from './align-files.js';
+import { decodeFiles, type DecodeResult } from './decode-pool.js';
+import { toRgbResized } from './decode.js';
 import {
   assembleImageSet,
+  createFileIndex,
+  firstFew,
   inventoryOfFiles,
   labelIndexTable,
   partitionMissing,
@@ -19,6 +29,7 @@ import {
   type LabelledFile,
   type OnMissing,
 } from './labels.js';
+import { parseRafdbLandmarks, rafdbAnnotationPath, rafdbOriginalPath, RAFDB_ANNOTATION_DIR, RAFDB_ORIGINAL_DIR } from './rafdb-annotations.js';
 import { DataError, EXPRESSION_CLASSES, type ImageSet, type LoadOptions } from './source.js';
 
 export interface RafdbOptions {
@@ -28,6 +39,12 @@ export interface RafdbOptions {
   onMissing?: OnMissing;
   /** Decode worker threads (see `decodeFiles`). */
   workers?: number;
+  /**
+   * Align the original images instead of reading RAF-DB's aligned ones (`data.align`). With
+   * `landmarks: 'model'`, `detector` finds the landmarks (e.g. @fermix/landmarks'
+   * createFaceLandmarker); without one, loading a split is an error that says to run `fermix prepare`.
+   */
+  align?: AlignConfig & { detector?: LandmarkDetector };
 }
 
 export const RAFDB_LABEL_FILE = 'EmoLabel/list_patition_label.txt';
@@ -83,24 +100,25 @@ export function rafdbImagePath(root: string, name: string): string {
   return path.join(root, RAFDB_IMAGE_DIR, `${stem}_aligned.jpg`);
 }
 
-export function createRafdbSource(options: RafdbOptions): InventorySource {
+export function createRafdbSource(options: RafdbOptions): InventorySource | (InventorySource & AlignableSource) {
   const root = path.resolve(options.root);
   const what = `rafdb ${options.root}`;
   const classes = [...EXPRESSION_CLASSES];
   const labelOf = labelIndexTable(RAFDB_BASIC_LABELS, classes);
 
   const entries = () => parseRafdbLabels(readLabelFile(root), path.join(root, RAFDB_LABEL_FILE));
-  const filesOf = (split: string): LabelledFile[] => {
+  const entriesOf = (split: string): RafdbEntry[] => {
     const all = entries();
     const chosen = all.filter((e) => e.split === split);
     if (chosen.length === 0) {
       const found = splitsOf(all);
       throw new DataError(`${what}: no split "${split}" in ${RAFDB_LABEL_FILE} (splits: ${found.join(', ') || 'none'})`);
     }
-    return chosen.map((e) => ({ path: rafdbImagePath(root, e.name), label: labelOf[e.code - 1] }));
+    return chosen;
   };
+  const filesOf = (split: string): LabelledFile[] => entriesOf(split).map((e) => ({ path: rafdbImagePath(root, e.name), label: labelOf[e.code - 1] }));
 
-  return {
+  const plain: InventorySource = {
     description: what,
     async classes() {
       return [...classes];
@@ -126,6 +144,106 @@ export function createRafdbSource(options: RafdbOptions): InventorySource {
     },
     async inventory(split: string) {
       return inventoryOfFiles(split, [...classes], filesOf(split));
+    },
+  };
+  if (!options.align) return plain;
+
+  const align = options.align;
+  const alignWhat = `${what} (aligned from ${RAFDB_ORIGINAL_DIR}, ${align.landmarks === 'dataset' ? `landmarks from ${RAFDB_ANNOTATION_DIR}` : 'landmarks from a model'}, ${align.size}x${align.size})`;
+  /** An entry's original image and, with dataset landmarks, its annotation. */
+  const requiredFiles = (e: RafdbEntry) => [rafdbOriginalPath(root, e.name), ...(align.landmarks === 'dataset' ? [rafdbAnnotationPath(root, e.name)] : [])];
+
+  const alignPlan = async (split: string, logger: Logger): Promise<AlignPlan> => {
+    const onMissing = options.onMissing ?? 'error';
+    const exists = createFileIndex();
+    const chosen = entriesOf(split);
+    const skipped: AlignPlan['skipped'] = [];
+    const missing: string[] = [];
+    const items: (AlignItem & { name: string })[] = [];
+    for (const e of chosen) {
+      const absent = requiredFiles(e).filter((f) => !exists(f));
+      if (absent.length > 0) {
+        missing.push(...absent);
+        for (const f of absent) skipped.push({ path: f, reason: f.endsWith('_manu_attri.txt') ? `landmark annotation not found (for ${e.name})` : 'file not found' });
+        continue;
+      }
+      items.push({ path: rafdbOriginalPath(root, e.name), label: labelOf[e.code - 1], name: e.name });
+    }
+    if (missing.length > 0) {
+      const names = missing.map((p) => path.relative(root, p));
+      if (onMissing === 'error') {
+        throw new DataError(
+          `${what}: ${missing.length} files needed to align ${chosen.length} images of split "${split}" are missing under ${root}: ${firstFew(names)} ` +
+            `(each image needs ${RAFDB_ORIGINAL_DIR}/<name>${align.landmarks === 'dataset' ? ` and ${RAFDB_ANNOTATION_DIR}/<stem>_manu_attri.txt` : ''}; set data.onMissing: skip to use the ones that exist)`,
+          missing[0],
+        );
+      }
+      logger.warn(`${what}: skipping ${chosen.length - items.length} of ${chosen.length} images of split "${split}" with missing files (data.onMissing: skip), e.g. ${firstFew(names, 3)}`, { missing: missing.length });
+    }
+    if (align.landmarks === 'dataset') {
+      const malformed: string[] = [];
+      const usable: AlignItem[] = [];
+      for (const { name, ...item } of items) {
+        const file = rafdbAnnotationPath(root, name);
+        try {
+          usable.push({ ...item, points: parseRafdbLandmarks(readFileSync(file, 'utf8'), file), landmarksFile: file });
+        } catch (err) {
+          if (onMissing === 'error') {
+            throw err instanceof DataError ? new DataError(`${what}: malformed landmark annotation: ${err.message} (set data.onMissing: skip to skip such images)`, file) : err;
+          }
+          malformed.push(file);
+          skipped.push({ path: file, reason: (err as Error).message });
+        }
+      }
+      if (malformed.length > 0) {
+        logger.warn(`${what}: skipping ${malformed.length} images of split "${split}" whose landmark annotation is malformed (data.onMissing: skip), e.g. ${firstFew(malformed.map((p) => path.relative(root, p)), 3)}`, { malformed: malformed.length });
+      }
+      return { classes: [...classes], items: usable, skipped };
+    }
+    return { classes: [...classes], items: items.map(({ name: _name, ...item }) => item), skipped };
+  };
+
+  return {
+    description: alignWhat,
+    align: { landmarks: align.landmarks, size: align.size },
+    classes: plain.classes,
+    splits: plain.splits,
+    alignPlan,
+    async load(split: string, loadOptions: LoadOptions): Promise<ImageSet> {
+      const { imageSize: size, logger } = loadOptions;
+      if (!Number.isInteger(size) || size < 1) throw new Error(`imageSize must be a positive integer, got ${size}`);
+      if (align.landmarks === 'model' && !align.detector) {
+        throw new DataError(
+          `${what}: data.align.landmarks: model needs the face-landmark model, which training does not load. ` +
+            'Run `fermix prepare -c <config> --out <dir>` once (it uses @fermix/landmarks) and train on the aligned folder it writes, ' +
+            'or pass a LandmarkDetector as createRafdbSource({ align: { detector } }).',
+        );
+      }
+      const started = Date.now();
+      const plan = await alignPlan(split, logger);
+      const results: DecodeResult[] = [];
+      for (const item of plan.items) {
+        const outcome = await alignImageFile(item, align.size, align.detector);
+        if (!outcome.ok) results.push({ ok: false, reason: outcome.reason });
+        else if (size === align.size) results.push({ ok: true, data: outcome.data });
+        else results.push({ ok: true, data: toRgbResized({ width: align.size, height: align.size, channels: 3, data: outcome.data }, size) });
+      }
+      const set = assembleImageSet({ files: plan.items, results, size, classes: [...classes], split, what: alignWhat, skipped: plan.skipped, logger });
+      requireEveryClass(set, split, alignWhat);
+      logger.debug(`aligned split "${split}": ${set.count} images, ${classes.length} classes, ${size}x${size}`, { ms: Date.now() - started });
+      return set;
+    },
+    async inventory(split: string) {
+      const chosen = entriesOf(split);
+      const inventory = inventoryOfFiles(split, [...classes], chosen.map((e) => ({ path: rafdbOriginalPath(root, e.name), label: labelOf[e.code - 1] })));
+      if (align.landmarks === 'dataset') {
+        const exists = createFileIndex();
+        for (const e of chosen) {
+          const file = rafdbAnnotationPath(root, e.name);
+          if (!exists(file)) inventory.missing.push({ path: file, reason: `landmark annotation not found (for ${e.name})` });
+        }
+      }
+      return inventory;
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { Logger } from '../logger.js';
+import type { DecodeItem } from './decode.js';
 
 /**
  * A split decoded into memory: `count` RGB images of `size` x `size`, row-major, uint8, packed in
@@ -32,6 +33,33 @@ export interface DataSource {
   splits(): Promise<string[]>;
   /** Decodes a split into memory. An empty split or class is an error. */
   load(split: string, options: LoadOptions): Promise<ImageSet>;
+}
+
+/**
+ * A split as files to decode, known before decoding anything: what streaming from disk needs
+ * (stream.ts), and what sizes the in-memory cache (count x size x size x 3 bytes).
+ */
+export interface SplitFiles {
+  split: string;
+  classes: string[];
+  /** The files on disk, in the order `load` would put them in its ImageSet when all decode. */
+  items: DecodeItem[];
+  /** Class index of each item. */
+  labels: Int32Array;
+  /** Listed files left out before decoding (missing, with data.onMissing: skip). */
+  skipped: { path: string; reason: string }[];
+  /** Names the source in messages, e.g. `affectnet /data/AffectNet`. */
+  what: string;
+}
+
+/** A data source whose splits are image files, so they can be streamed from disk batch by batch. */
+export interface FileListSource extends DataSource {
+  /** The split's files and labels, with the same checks as `load` that need no decoding. */
+  files(split: string, options: LoadOptions): Promise<SplitFiles>;
+}
+
+export function isFileListSource(source: DataSource): source is FileListSource {
+  return typeof (source as Partial<FileListSource>).files === 'function';
 }
 
 /** An error a person can act on, about data: names the file or folder at fault. */

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Container } from 'inversify';
@@ -6,7 +7,9 @@ import type { CheckpointState, CheckpointStore } from '../checkpoint.js';
 import type { FermixConfig } from '../config/schema.js';
 import { TOKENS, type BackendService } from '../container.js';
 import { DataError, type DataSource, type ImageSet } from '../data/source.js';
-import type { Logger } from '../logger.js';
+import { budgetBytesOf, openSplit } from '../data/open-split.js';
+import type { SplitData } from '../data/stream.js';
+import { silentLogger, type Logger } from '../logger.js';
 import { MONITORABLE, type ClassificationMetrics, type MonitorName } from '../metrics.js';
 import { buildModelForConfig, initializeKernels } from '../model.js';
 import { loadPretrainedWeights } from '../weights.js';
@@ -15,9 +18,10 @@ import { validateModelConfig, type BackboneRegistry } from '../registry.js';
 import { Rng } from '../rng.js';
 import { appendLog, runPaths, writeFileAtomic, writeResolvedConfig, type RunPaths } from '../run-folder.js';
 import type { EpochSummary, FermixPlugin, PluginContext, SetupContext, TrainSummary } from '../types.js';
-import { batchRanges, batchTensors, gatherBatch } from './batches.js';
-import { evaluateModel, recalibrateBatchNorm } from './evaluate.js';
+import { batchRanges, batchTensors } from './batches.js';
+import { evaluateSplit, recalibrateBatchNormSplit } from './evaluate.js';
 import { createTrainStep } from './step.js';
+import { writeSampleGallery } from './samples.js';
 
 export interface ProgressEvent {
   epoch: number;
@@ -67,6 +71,8 @@ export type RunMetrics = ClassificationMetrics & {
   interrupted: boolean;
   backend: string;
   seconds: number;
+  /** CPU time of this process during the run (user + system): more than `seconds` when several cores worked. */
+  cpuSeconds: number;
   history: EpochRecord[];
 };
 
@@ -116,6 +122,7 @@ export class Trainer {
   async run(): Promise<TrainResult> {
     const { config, logger, plugins } = this;
     const started = Date.now();
+    const cpuAtStart = process.cpuUsage();
     validateModelConfig(config, this.container.get<BackboneRegistry>(TOKENS.BackboneRegistry));
     const backend = await this.container.get<BackendService>(TOKENS.Backend).select();
     const { train: trainSet, test: testSet } = await this.loadData();
@@ -168,6 +175,7 @@ export class Trainer {
       logger.info(`resuming from ${this.paths.lastCheckpoint}`, { epoch: firstEpoch, step: state.step, bestEpoch });
     }
     if (this.paths) writeResolvedConfig(this.paths, config);
+    if (this.paths && !resuming) await this.writeSamples(trainSet, plugins, setupCtx);
 
     const ctxFor = (epoch: number): PluginContext => ({
       step: step.step,
@@ -201,13 +209,21 @@ export class Trainer {
       let lossSum = 0;
       let waitMs = 0;
       let images = 0;
-      for (const [i, [start, end]] of ranges.entries()) {
+      let steps = 0;
+      let i = -1;
+      let tFetch = performance.now();
+      // In memory, or streamed from disk and decoded ahead in worker threads: the same batches.
+      // Leaving the loop (break, throw) stops the stream.
+      for await (const host of trainSet.batches(order, ranges)) {
+        i++;
+        waitMs += performance.now() - tFetch; // waiting for the batch: decoding, when streamed
+        // A turn of the event loop between steps, so signals and a closed IPC channel (fermix sweep) are seen.
+        await new Promise<void>((resolve) => setImmediate(resolve));
         if (this.options.shouldStop?.()) {
           interrupted = true;
           break;
         }
         const tWait = performance.now();
-        const host = gatherBatch(trainSet, order, start, end);
         const { x, y } = batchTensors(host, trainSet.size, classes.length);
         const weight = classWeights ? tf.tensor1d(Array.from(host.labels, (label) => classWeights[label])) : 1;
         waitMs += performance.now() - tWait;
@@ -222,6 +238,7 @@ export class Trainer {
         }
         lossSum += result.loss;
         images += result.batchSize;
+        steps = i + 1;
         for (const plugin of plugins) {
           if (plugin.onStepEnd) await this.hook(plugin, 'onStepEnd', () => plugin.onStepEnd!(result, ctxFor(epoch)));
         }
@@ -236,17 +253,18 @@ export class Trainer {
           imagesPerSecond: images / elapsed,
           etaSeconds: perStep * (ranges.length - i - 1) + (epochs - epoch - 1) * (secondsPerEpoch || perStep * ranges.length),
         });
+        tFetch = performance.now();
       }
       if (interrupted) break;
       const trainSeconds = (performance.now() - t0) / 1000;
 
-      const recalibrated = recalibrateBatchNorm(model, trainSet, batchSize, config.train.bnRecalibrationBatches, new Rng(config.seed).fork('bn-recalibration'));
-      const metrics = evaluateModel(model, testSet, batchSize);
+      const recalibrated = await recalibrateBatchNormSplit(model, trainSet, batchSize, config.train.bnRecalibrationBatches, new Rng(config.seed).fork('bn-recalibration'));
+      const metrics = await evaluateSplit(model, testSet, batchSize);
       const value = metricValue(metrics, monitor);
       const improved = better(monitor, value, bestMetric);
       const record: EpochRecord = {
         epoch,
-        trainLoss: lossSum / ranges.length,
+        trainLoss: lossSum / steps,
         accuracy: metrics.accuracy,
         macroF1: metrics.macroF1,
         averageAccuracy: metrics.averageAccuracy,
@@ -310,6 +328,7 @@ export class Trainer {
       interrupted,
       backend: backend.name,
       seconds: (Date.now() - started) / 1000,
+      cpuSeconds: cpuSecondsSince(cpuAtStart),
       history,
     };
     if (this.paths && !interrupted) writeFileAtomic(this.paths.metrics, JSON.stringify(metrics, null, 2) + '\n');
@@ -324,6 +343,32 @@ export class Trainer {
     return { metrics, model, runDir: this.paths?.dir };
   }
 
+  /**
+   * `samples.json`: eight training images after every plugin's transformBatch, with their targets,
+   * for the report's gallery. The plugins draw from a generator of its own, so training is unchanged.
+   */
+  private async writeSamples(trainSet: SplitData, plugins: FermixPlugin[], setupCtx: SetupContext): Promise<void> {
+    const rng = new Rng(this.config.seed).fork('samples');
+    const order = rng.permutation(trainSet.count);
+    const n = Math.min(8, trainSet.count);
+    for await (const host of trainSet.batches(order, [[0, n]])) {
+      const { x, y } = batchTensors(host, trainSet.size, trainSet.classes.length);
+      try {
+        writeSampleGallery(path.join(this.paths!.dir, 'samples.json'), { views: { real: { x, y, weight: 1 } } }, {
+          plugins,
+          classes: trainSet.classes,
+          rng,
+          logger: silentLogger,
+          container: setupCtx.container,
+        });
+      } catch (err) {
+        this.logger.warn(`samples.json not written (the report's gallery will lack this run): ${(err as Error).message}`);
+      } finally {
+        tf.dispose([x, y]);
+      }
+    }
+  }
+
   /** Micro-batches exist for wasm's 4 GiB heap; tfjs-node (CPU or GPU) computes the whole batch. */
   private microBatchFor(backend: BackendChoice): number | undefined {
     const { microBatch } = this.config.train;
@@ -334,16 +379,18 @@ export class Trainer {
     return microBatch;
   }
 
-  private async loadData(): Promise<{ train: ImageSet; test: ImageSet }> {
+  /** Train, then test, in memory while they fit data.cacheMB (train first), streamed from disk otherwise. */
+  private async loadData(): Promise<{ train: SplitData; test: SplitData }> {
     const source = this.container.get<DataSource>(TOKENS.DataSource);
     const { data } = this.config;
-    const train = await loadSplit(source, data.trainSplit, data.imageSize, this.logger);
-    const test = await loadSplit(source, data.testSplit, data.imageSize, this.logger);
+    const options = { imageSize: data.imageSize, logger: this.logger, prefetch: data.prefetch };
+    const train = await openSplit(source, data.trainSplit, { ...options, budgetBytes: budgetBytesOf(data.cacheMB) });
+    const test = await openSplit(source, data.testSplit, { ...options, budgetBytes: budgetBytesOf(data.cacheMB) - train.residentBytes });
     if (train.classes.join('\n') !== test.classes.join('\n')) {
       throw new DataError(`${source.description}: train and test have different classes (${train.classes.join(', ')} vs ${test.classes.join(', ')})`);
     }
     for (const [split, set] of [[data.trainSplit, train], [data.testSplit, test]] as const) {
-      this.logger.info(`data ${split}: ${set.count} images from ${source.description}`, { classes: Object.fromEntries(classCounts(set.labels, set.classes.length).map((n, c) => [set.classes[c], n])), skipped: set.skipped.length });
+      this.logger.info(`data ${split}: ${set.count} images from ${source.description}${set.streamed ? ' (streamed)' : ''}`, { classes: Object.fromEntries(classCounts(set.labels, set.classes.length).map((n, c) => [set.classes[c], n])), skipped: set.skipped.length });
     }
     return { train, test };
   }
@@ -358,3 +405,8 @@ export class Trainer {
 }
 
 export type { BackendChoice };
+
+function cpuSecondsSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1e6;
+}

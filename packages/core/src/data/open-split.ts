@@ -1,0 +1,62 @@
+/**
+ * Opens a split in memory or streamed, by a memory budget (`data.cacheMB`): the decoded size of a
+ * split, count x size x size x 3 bytes, is known from its file list before anything is decoded.
+ * A split that fits is decoded whole into an ImageSet as before (RAF-DB at 100x100: ~460 MB); one
+ * that does not (AffectNet: ~290k images, ~8.7 GB at 100x100) is streamed from disk.
+ */
+import { classCounts } from './balance.js';
+import { DataError, isFileListSource, type DataSource } from './source.js';
+import { memorySplit, streamedSplit, type SplitData, type StreamOptions } from './stream.js';
+
+export interface OpenSplitOptions extends Omit<StreamOptions, 'size'> {
+  imageSize: number;
+  /** Bytes of decoded pixels this split may keep in memory; over it, it is streamed. */
+  budgetBytes: number;
+}
+
+const MB = 2 ** 20;
+
+/** Opens `split` of `source`; an unknown split is a DataError listing the splits there are. */
+export async function openSplit(source: DataSource, split: string, options: OpenSplitOptions): Promise<SplitData> {
+  const { imageSize: size, logger } = options;
+  const splits = await source.splits();
+  if (!splits.includes(split)) {
+    throw new DataError(`${source.description}: no split "${split}" (found: ${splits.join(', ') || 'none'}); set data.trainSplit / data.testSplit`);
+  }
+  const loadOptions = { imageSize: size, logger };
+  if (!isFileListSource(source)) {
+    // Pixels that live in a CSV (fer2013-csv) or are drawn (synthetic) are loaded whole.
+    const set = await source.load(split, loadOptions);
+    if (set.images.byteLength > options.budgetBytes) {
+      logger.info(`data ${split}: ${source.description} cannot be streamed from disk; holding ${mb(set.images.byteLength)} MB in memory (over the data.cacheMB budget left, ${mb(options.budgetBytes)} MB)`);
+    }
+    return memorySplit(set, split);
+  }
+  const files = await source.files(split, loadOptions);
+  const bytes = files.items.length * size * size * 3;
+  if (bytes <= options.budgetBytes) return memorySplit(await source.load(split, loadOptions), split);
+
+  requireListedClasses(files.labels, files.classes, split, files.what);
+  logger.info(
+    `data ${split}: ${files.items.length} images at ${size}x${size} are ${mb(bytes)} MB decoded, over the data.cacheMB budget left (${mb(options.budgetBytes)} MB): streaming from disk, ${options.prefetch} batches ahead`,
+    { split, images: files.items.length, mb: +mb(bytes) },
+  );
+  return streamedSplit(files, { ...options, size });
+}
+
+/** An empty split or class is an error before training, streamed or not (unreadable files show up later). */
+function requireListedClasses(labels: Int32Array, classes: string[], split: string, what: string): void {
+  if (labels.length === 0) throw new DataError(`${what}: split "${split}" has no images`);
+  const counts = classCounts(labels, classes.length);
+  const empty = classes.filter((_, c) => counts[c] === 0);
+  if (empty.length > 0) throw new DataError(`${what}: split "${split}" has no images of class ${empty.join(', ')} (an empty class is an error before training)`);
+}
+
+function mb(bytes: number): string {
+  return (bytes / MB).toFixed(bytes < 10 * MB ? 2 : 0);
+}
+
+/** `data.cacheMB` in bytes. */
+export function budgetBytesOf(cacheMB: number): number {
+  return cacheMB * MB;
+}

@@ -1,0 +1,187 @@
+/**
+ * What the trainer reads batches from: a split either held in memory (an ImageSet, the trivial
+ * case) or streamed from disk, each batch decoded in worker threads just before it is needed.
+ *
+ * Both give the same batches for the same order: sample i is the i-th file of the split
+ * (`SplitFiles.items`), and the in-memory ImageSet holds the files in that same order. So a seeded
+ * run trains on the same data whichever path its memory budget picks (see open-split.ts). The one
+ * exception is a file that cannot be decoded: in memory it is left out before the order is drawn,
+ * while a stream only finds it when it meets it, drops it from that batch and skips it from then
+ * on; `fermix data --check` finds such files before a run.
+ *
+ * Memory while streaming: at most `prefetch` batches are decoding or decoded ahead of the step
+ * (uint8, prefetch x batch x size² x 3 bytes), plus the batch being trained on and, per worker, the
+ * full-size image it is decoding — whatever the number of files.
+ */
+import { availableParallelism } from 'node:os';
+import type { Logger } from '../logger.js';
+import { gatherBatch, type HostBatch } from '../train/batches.js';
+import { DecodePool, type DecoderChoice } from './decode-pool.js';
+import type { DecodedBatch } from './decode.js';
+import type { ImageSet, SplitFiles } from './source.js';
+
+/** A host batch and which samples of the split it holds. */
+export interface SplitBatch extends HostBatch {
+  /** Sample index (into the split) of each row. */
+  indices: Int32Array;
+}
+
+/** A split to read batches from, in memory or streamed: labels are known up front, pixels per batch. */
+export interface SplitData {
+  readonly split: string;
+  readonly classes: string[];
+  /** Images are size x size RGB. */
+  readonly size: number;
+  /** Samples in the split; `order` entries index 0..count-1. */
+  readonly count: number;
+  /** Class index of each sample. */
+  readonly labels: Int32Array;
+  /** Where each sample comes from (a path, `synthetic:<i>`, `file.csv:<line>`), for reports: `SplitBatch.indices` index it. */
+  readonly sources: readonly string[];
+  /** True when batches are decoded from disk as they are read. */
+  readonly streamed: boolean;
+  /** Bytes of pixels held in memory (0 when streamed). */
+  readonly residentBytes: number;
+  /** Files left out: missing, unreadable (a stream adds them as it meets them). */
+  readonly skipped: readonly { path: string; reason: string }[];
+  /**
+   * The batches `order[start..end)` for each range, in range order. Leaving the loop early
+   * (break, throw) stops any decoding in progress.
+   */
+  batches(order: ArrayLike<number>, ranges: readonly (readonly [number, number])[]): AsyncIterable<SplitBatch>;
+}
+
+/** A decoded split held in memory. */
+export function memorySplit(set: ImageSet, split: string): SplitData {
+  return {
+    split,
+    classes: set.classes,
+    size: set.size,
+    count: set.count,
+    labels: set.labels,
+    sources: set.sources,
+    streamed: false,
+    residentBytes: set.images.byteLength,
+    skipped: set.skipped,
+    async *batches(order, ranges) {
+      for (const [start, end] of ranges) {
+        yield { ...gatherBatch(set, order, start, end), indices: Int32Array.from({ length: end - start }, (_, b) => order[start + b]) };
+      }
+    },
+  };
+}
+
+export interface StreamOptions {
+  /** Output size (size x size RGB). */
+  size: number;
+  /** Batches decoding or decoded ahead of the one being used (>= 1). */
+  prefetch: number;
+  logger: Logger;
+  /** Decode worker threads; default `defaultStreamWorkers()`. 0 decodes on this thread. */
+  workers?: number;
+  decoder?: DecoderChoice;
+  /** Instrumentation: called with the number of batches queued ahead each time it changes. */
+  onQueueDepth?: (depth: number) => void;
+}
+
+/**
+ * Decode workers for streaming: the main thread is busy training meanwhile, so one core is left
+ * to it (cores - 1, at least 1, at most 4); on a single core, decoding stays on the main thread.
+ */
+export function defaultStreamWorkers(cores = availableParallelism()): number {
+  return cores < 2 ? 0 : Math.min(4, cores - 1);
+}
+
+/** Unreadable files each get a warning up to this many per split; the rest are counted. */
+const MAX_FILE_WARNINGS = 10;
+
+/** A split streamed from disk: each batch decoded (on workers) when the read gets near it. */
+export function streamedSplit(files: SplitFiles, options: StreamOptions): SplitData {
+  const { size, logger } = options;
+  if (!Number.isInteger(options.prefetch) || options.prefetch < 1) throw new Error(`prefetch must be an integer >= 1, got ${options.prefetch}`);
+  if (!Number.isInteger(size) || size < 1) throw new Error(`image size must be a positive integer, got ${size}`);
+  const pixels = size * size * 3;
+  const skipped = [...files.skipped];
+  /** Samples found unreadable: skipped (without decoding again) from then on. */
+  const unreadable = new Set<number>();
+  let warned = 0;
+
+  /** The decoded rows of a range, without the samples that failed. */
+  const toBatch = (decoded: DecodedBatch, indices: Int32Array): SplitBatch => {
+    const keep: number[] = [];
+    decoded.failures.forEach((reason, k) => {
+      const i = indices[k];
+      if (reason === null) return void keep.push(k);
+      if (unreadable.has(i)) return;
+      unreadable.add(i);
+      const file = files.items[i].path;
+      skipped.push({ path: file, reason });
+      if (++warned <= MAX_FILE_WARNINGS) logger.warn(`skipping unreadable image ${file}: ${reason}`, { path: file, reason });
+    });
+    const x = new Float32Array(keep.length * pixels);
+    const labels = new Int32Array(keep.length);
+    const kept = new Int32Array(keep.length);
+    const scale = 1 / 255;
+    keep.forEach((k, b) => {
+      const src = decoded.data.subarray(k * pixels, (k + 1) * pixels);
+      const off = b * pixels;
+      for (let p = 0; p < pixels; p++) x[off + p] = src[p] * scale;
+      labels[b] = files.labels[indices[k]];
+      kept[b] = indices[k];
+    });
+    return { x, labels, count: keep.length, indices: kept };
+  };
+
+  async function* batches(order: ArrayLike<number>, ranges: readonly (readonly [number, number])[]): AsyncGenerator<SplitBatch> {
+    if (ranges.length === 0) return;
+    const pool = await DecodePool.open({ workers: options.workers ?? defaultStreamWorkers(), logger, decoder: options.decoder });
+    /** Batches decoding or decoded, in range order: at most `prefetch`. */
+    const queue: Promise<{ decoded: DecodedBatch; indices: Int32Array }>[] = [];
+    let next = 0;
+    const fill = () => {
+      while (queue.length < options.prefetch && next < ranges.length) {
+        const [start, end] = ranges[next++];
+        const all = Int32Array.from({ length: end - start }, (_, b) => order[start + b]);
+        const indices = all.filter((i) => !unreadable.has(i));
+        const pending = pool.decode(Array.from(indices, (i) => files.items[i]), size).then((decoded) => ({ decoded, indices }));
+        pending.catch(() => {}); // rejected only when the read stops early and the pool closes
+        queue.push(pending);
+      }
+      options.onQueueDepth?.(queue.length);
+    };
+    const before = unreadable.size;
+    try {
+      fill();
+      for (let r = 0; queue.length > 0; r++) {
+        const { decoded, indices } = await queue.shift()!;
+        fill(); // decoding goes on while the caller uses this batch
+        const batch = toBatch(decoded, indices);
+        const [start, end] = ranges[r];
+        // A range that lost samples to unreadable files may end up empty, or with the one sample
+        // batch norm cannot train on (batchRanges never makes such a batch either).
+        if (batch.count === 0 || (batch.count === 1 && end - start > 1)) {
+          logger.debug(`split "${files.split}": batch ${r + 1} skipped, ${batch.count} of ${end - start} images readable`);
+          continue;
+        }
+        yield batch;
+      }
+    } finally {
+      await pool.close();
+    }
+    const found = unreadable.size - before;
+    if (found > 0) logger.warn(`${files.what}: skipped ${found} unreadable images in split "${files.split}" (${unreadable.size} so far)`, { split: files.split, skipped: unreadable.size });
+  }
+
+  return {
+    split: files.split,
+    classes: files.classes,
+    size,
+    count: files.items.length,
+    labels: files.labels,
+    sources: files.items.map((item) => item.path),
+    streamed: true,
+    residentBytes: 0,
+    skipped,
+    batches,
+  };
+}
