@@ -6,6 +6,7 @@ import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createImageFolderSource } from '../src/data/image-folder.js';
+import { openSplit } from '../src/data/open-split.js';
 import {
   AFFECTNET_LABELS,
   canonicalExpression,
@@ -101,6 +102,23 @@ describe('createRafdbSource', () => {
       expect(set.classes[set.labels[i]]).toBe(canonical[code - 1]);
       expect(path.basename(set.sources[i])).toBe(`test_0000${code}_aligned.jpg`);
     }
+  });
+
+  it('streams a split over the memory budget: the same images, labels and order as in memory', async () => {
+    const root = rafdbRoot(SMALL);
+    const inMemory = await openSplit(createRafdbSource({ root }), 'train', { imageSize: 4, logger: silentLogger, budgetBytes: 1 << 20, prefetch: 2 });
+    const streamed = await openSplit(createRafdbSource({ root }), 'train', { imageSize: 4, logger: silentLogger, budgetBytes: 0, prefetch: 2 });
+    expect(inMemory.streamed).toBe(false);
+    expect(streamed.streamed).toBe(true);
+    expect(Array.from(streamed.labels)).toEqual(Array.from(inMemory.labels));
+    expect(streamed.sources).toEqual(inMemory.sources);
+    const order = [6, 0, 3, 2, 5, 1, 4];
+    const collect = async (split: typeof inMemory) => {
+      const out: number[][] = [];
+      for await (const b of split.batches(order, [[0, 4], [4, 7]])) out.push([...Array.from(b.labels), ...Array.from(b.x.subarray(0, 3))]);
+      return out;
+    };
+    expect(await collect(streamed)).toEqual(await collect(inMemory));
   });
 
   it('rejects a missing image by name, with the count; onMissing: skip loads the rest with a warning', async () => {

@@ -30,7 +30,7 @@ import {
   type OnMissing,
 } from './labels.js';
 import { parseRafdbLandmarks, rafdbAnnotationPath, rafdbOriginalPath, RAFDB_ANNOTATION_DIR, RAFDB_ORIGINAL_DIR } from './rafdb-annotations.js';
-import { DataError, EXPRESSION_CLASSES, type ImageSet, type LoadOptions } from './source.js';
+import { DataError, EXPRESSION_CLASSES, type FileListSource, type ImageSet, type LoadOptions, type SplitFiles } from './source.js';
 
 export interface RafdbOptions {
   /** The folder holding EmoLabel/ and Image/. */
@@ -100,7 +100,7 @@ export function rafdbImagePath(root: string, name: string): string {
   return path.join(root, RAFDB_IMAGE_DIR, `${stem}_aligned.jpg`);
 }
 
-export function createRafdbSource(options: RafdbOptions): InventorySource | (InventorySource & AlignableSource) {
+export function createRafdbSource(options: RafdbOptions): (InventorySource & FileListSource) | (InventorySource & AlignableSource) {
   const root = path.resolve(options.root);
   const what = `rafdb ${options.root}`;
   const classes = [...EXPRESSION_CLASSES];
@@ -118,7 +118,7 @@ export function createRafdbSource(options: RafdbOptions): InventorySource | (Inv
   };
   const filesOf = (split: string): LabelledFile[] => entriesOf(split).map((e) => ({ path: rafdbImagePath(root, e.name), label: labelOf[e.code - 1] }));
 
-  const plain: InventorySource = {
+  const plain: InventorySource & FileListSource = {
     description: what,
     async classes() {
       return [...classes];
@@ -144,6 +144,13 @@ export function createRafdbSource(options: RafdbOptions): InventorySource | (Inv
     },
     async inventory(split: string) {
       return inventoryOfFiles(split, [...classes], filesOf(split));
+    },
+    /** The split's aligned faces in label-file order, so a split over the memory budget streams from disk. */
+    async files(split: string, loadOptions: LoadOptions): Promise<SplitFiles> {
+      const { imageSize: size, logger } = loadOptions;
+      if (!Number.isInteger(size) || size < 1) throw new Error(`imageSize must be a positive integer, got ${size}`);
+      const { present, skipped } = partitionMissing(filesOf(split), { root, what, onMissing: options.onMissing ?? 'error', logger });
+      return { split, classes: [...classes], items: present.map((f) => ({ path: f.path })), labels: Int32Array.from(present, (f) => f.label), skipped, what };
     },
   };
   if (!options.align) return plain;
