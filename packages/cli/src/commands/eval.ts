@@ -1,9 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
+  budgetBytesOf,
   buildModelForConfig,
-  evaluateModel,
-  loadSplit,
+  evaluateSplit,
+  openSplit,
   Rng,
   TOKENS,
   type BackboneRegistry,
@@ -56,10 +57,16 @@ export async function evalCommand(options: EvalCommandOptions): Promise<number> 
   }
   await container.get<BackendService>(TOKENS.Backend).select();
   const split = options.split ?? config.data.testSplit;
-  const set = await loadSplit(container.get<DataSource>(TOKENS.DataSource), split, config.data.imageSize, logger);
+  // Held in memory within data.cacheMB, streamed from disk over it, as in training.
+  const set = await openSplit(container.get<DataSource>(TOKENS.DataSource), split, {
+    imageSize: config.data.imageSize,
+    logger,
+    prefetch: config.data.prefetch,
+    budgetBytes: budgetBytesOf(config.data.cacheMB),
+  });
   const model = buildModelForConfig(config, set.classes.length, plugins, { logger, container, rng: new Rng(config.seed) }, container.get<BackboneRegistry>(TOKENS.BackboneRegistry));
   await store.loadWeights(checkpoint, model);
-  const metrics = evaluateModel(model, set, config.train.batchSize);
+  const metrics = await evaluateSplit(model, set, config.train.batchSize);
   process.stdout.write(formatMetrics(metrics));
   if (options.json) {
     writeFileSync(options.json, JSON.stringify({ split, checkpoint, ...metrics }, null, 2) + '\n');
