@@ -166,6 +166,15 @@ describe('fermix sweep', () => {
     expect(state.runs[1].started).toBe('resumed');
     expect(state.runs[1].accuracy).toBe(metrics.accuracy);
 
+    // The final table is complete: both runs, with the figures of their metrics.json.
+    const reported = fermixSync(['report', 'out'], dir);
+    expect(reported.code, reported.stderr).toBe(0);
+    const csv = readFileSync(path.join(out, 'report/runs.csv'), 'utf8');
+    expect(csv).toContain('vanilla_seed-1');
+    expect(csv).toContain('mixup_alpha-0.2_seed-1');
+    expect(csv).toContain((metrics.accuracy * 100).toFixed(4));
+    expect(readFileSync(path.join(out, 'report/report.md'), 'utf8')).not.toMatch(/unfinished/i);
+
     // A third start has nothing left to do.
     const third = fermixSync(['sweep', '-c', 's.sweep.yaml', '--out', 'out'], dir);
     expect(third.code).toBe(0);
