@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
 import { describe, expect, it } from 'vitest';
-import { fusedBatchNormGrad, registerFastGradients } from '../src/backend/gradients.js';
+import { fusedBatchNormGrad, meanGrad, registerFastGradients, subGrad, sumOverAxes } from '../src/backend/gradients.js';
 import { initWasmBackend } from '../src/backend/wasm.js';
 
 /** Batch norm written with elementary ops: its autodiff is the reference for FusedBatchNorm's gradient. */
@@ -35,7 +35,7 @@ async function compare(backend: 'cpu' | 'wasm', shape: number[]) {
   tf.dispose([...args, dy, ...fused, ...plain]);
 }
 
-describe('FusedBatchNorm gradient (broadcast instead of tile)', () => {
+describe('FusedBatchNorm gradient (fewer passes, no tile)', () => {
   it('equals the autodiff of batch norm written with elementary ops on the cpu backend, rank 4 and rank 2', async () => {
     await compare('cpu', [3, 5, 4, 6]);
     await compare('cpu', [7, 5]);
@@ -59,5 +59,110 @@ describe('FusedBatchNorm gradient (broadcast instead of tile)', () => {
     tf.dispose(g);
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose(args);
+  });
+});
+
+// tfjs-core's own gradients, as registered by the tfjs-layers import above (before any test replaces them).
+const tfjsGradients = ['FusedBatchNorm', 'Mean', 'Sub'].map((name) => tf.getGradient(name)!);
+
+/** Runs `fn` with tfjs-core's gradients registered, then puts fermix's back. */
+function withTfjsGradients<T>(fn: () => T): T {
+  for (const g of tfjsGradients) tf.registerGradient(g);
+  try {
+    return fn();
+  } finally {
+    registerFastGradients();
+  }
+}
+
+function values(ts: tf.Tensor[]): Float32Array[] {
+  const out = ts.map((t) => Float32Array.from(t.dataSync()));
+  tf.dispose(ts);
+  return out;
+}
+
+function expectAllClose(actual: Float32Array[], expected: Float32Array[], label: string): void {
+  expect(actual.length, label).toBe(expected.length);
+  expected.forEach((e, k) => {
+    const a = actual[k];
+    expect(a.length, `${label} [${k}] length`).toBe(e.length);
+    const scale = Math.max(1, ...Array.from(e, Math.abs));
+    let worst = 0;
+    for (let j = 0; j < e.length; j++) worst = Math.max(worst, Math.abs(a[j] - e[j]) / scale);
+    expect(worst, `${label} [${k}]`).toBeLessThan(1e-4);
+  });
+}
+
+/** Batch norm in training as tfjs-layers computes it: tf.moments over all axes but the last, then tf.batchNorm. */
+function trainingBatchNormGrads(shape: number[], seed: number): () => tf.Tensor[] {
+  return () => {
+    const c = shape[shape.length - 1];
+    const x = tf.randomNormal(shape, 0.3, 1.7, 'float32', seed);
+    const gamma = tf.randomNormal([c], 1, 0.3, 'float32', seed + 1);
+    const beta = tf.randomNormal([c], 0, 1, 'float32', seed + 2);
+    const dy = tf.randomNormal(shape, 0, 1, 'float32', seed + 3);
+    const axes = shape.slice(0, -1).map((_, i) => i);
+    return tf.grads((xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => {
+      const { mean, variance } = tf.moments(xx, axes);
+      return tf.sum(tf.mul(tf.batchNorm(xx, mean, variance, b, g, 1e-3), dy));
+    })([x, gamma, beta]);
+  };
+}
+
+describe('fermix gradients against tfjs-core 4.22 gradients', () => {
+  it('training-mode batch norm (tf.moments + tf.batchNorm, as tfjs-layers does it): x, gamma and beta gradients on wasm equal tfjs-core\'s on cpu', async () => {
+    for (const [i, shape] of [[4, 6, 6, 8], [32, 5, 5, 3], [2, 3, 3, 128], [9, 5]].entries()) {
+      await tf.setBackend('cpu');
+      const expected = withTfjsGradients(() => values(tf.tidy(trainingBatchNormGrads(shape, 10 + i))));
+      await initWasmBackend();
+      const actual = values(tf.tidy(trainingBatchNormGrads(shape, 10 + i)));
+      expectAllClose(actual, expected, `batch norm [${shape}]`);
+    }
+  });
+
+  it('Mean and Sub gradients equal tfjs-core\'s for every broadcast pattern, on cpu and on wasm', async () => {
+    const cases = (): tf.Tensor[] => {
+      const a = tf.randomNormal([3, 4, 5, 6], 0, 1, 'float32', 21);
+      const dy = tf.randomNormal([3, 4, 5, 6], 0, 1, 'float32', 22);
+      const out: tf.Tensor[] = [];
+      for (const bShape of [[6], [1, 1, 1, 6], [5, 6], [1, 4, 1, 1], [], [3, 4, 5, 6]]) {
+        const b = tf.randomNormal(bShape, 0, 1, 'float32', 23);
+        out.push(...tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.sub(p, q), dy)))([a, b]));
+        out.push(...tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.mul(tf.sub(q, p), dy)))([a, b]));
+      }
+      for (const axis of [[0, 1, 2], [1, 2], [3], [0, 1, 2, 3], [0]]) {
+        const m = tf.mean(a, axis);
+        const r = tf.randomNormal(m.shape, 0, 1, 'float32', 24);
+        out.push(tf.grad((p: tf.Tensor) => tf.sum(tf.mul(tf.mean(p, axis), r)))(a));
+        out.push(tf.grad((p: tf.Tensor) => tf.sum(tf.mul(tf.mean(p, axis, true), tf.reshape(r, tf.mean(a, axis, true).shape))))(a));
+      }
+      return out;
+    };
+    for (const backend of ['cpu', 'wasm'] as const) {
+      if (backend === 'wasm') await initWasmBackend();
+      else await tf.setBackend('cpu');
+      registerFastGradients();
+      const expected = withTfjsGradients(() => values(tf.tidy(cases)));
+      const actual = values(tf.tidy(cases));
+      expectAllClose(actual, expected, `Mean/Sub on ${backend}`);
+    }
+  });
+
+  it('sumOverAxes equals tf.sum on wasm, for the leading axes (one pooling) and any other axes (tf.sum)', async () => {
+    await initWasmBackend();
+    for (const [shape, axes] of [[[32, 9, 9, 16], [0, 1, 2]], [[7, 5], [0]], [[1, 1, 1, 4], [0, 1, 2]], [[3, 4, 5], [1]], [[3, 4, 5], [0, 1, 2]], [[4, 6], [0, 1]]] as Array<[number[], number[]]>) {
+      const [actual, expected] = tf.tidy(() => {
+        const t = tf.randomNormal(shape, 0.5, 2, 'float32', 31);
+        return [sumOverAxes(t, axes), tf.sum(t, axes)];
+      });
+      expect(actual.shape, `[${shape}] over [${axes}]`).toEqual(expected.shape);
+      expectAllClose(values([actual]), values([expected]), `sumOverAxes [${shape}] over [${axes}]`);
+    }
+  });
+
+  it('registers fermix\'s Mean and Sub gradients too', async () => {
+    await initWasmBackend();
+    expect(tf.getGradient('Mean')?.gradFunc).toBe(meanGrad.gradFunc);
+    expect(tf.getGradient('Sub')?.gradFunc).toBe(subGrad.gradFunc);
   });
 });

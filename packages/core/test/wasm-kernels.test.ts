@@ -111,10 +111,10 @@ function outShapeDilated(xShape: number[], k: number, p: 'same' | 'valid', chann
 }
 
 describe('registerWasmTrainingKernels', () => {
-  it('registers the four missing kernels plus the MaxPoolGrad and Conv2DBackpropInput replacements once (idempotent)', () => {
+  it('registers the four missing kernels plus the MaxPoolGrad, Conv2DBackpropInput, GatherV2, Identity and Cast replacements once (idempotent)', () => {
     const names = [
       'Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput',
-      'UnsortedSegmentSum', 'MaxPoolGrad', 'Conv2DBackpropInput',
+      'UnsortedSegmentSum', 'MaxPoolGrad', 'Conv2DBackpropInput', 'GatherV2', 'Identity', 'Cast',
     ];
     for (const n of names) expect(tf.getKernel(n, 'wasm'), n).toBeDefined();
     // Already registered by initWasmBackend().
@@ -190,6 +190,31 @@ describe('Conv2D gradients on wasm (Conv2DBackpropFilter, Conv2DBackpropInput)',
           expectClose(cpu, wasm, `dilated conv input and filter grads k=${k} ${p} x=[${xShape}]`);
         }
       }
+    }
+  });
+
+  it('conv2d gradients equal cpu for the layers of the backbones (small CNN, ResNet stem, 1x1 expansions)', async () => {
+    // Cin < Cout at stride 1 packs x instead of dy (the "swapped" formulation); the others dy.
+    const cases: Array<[number[], number[], number, Pad]> = [
+      [[2, 12, 12, 3], [3, 3, 3, 32], 1, 'same'], // small CNN block1_conv1
+      [[2, 12, 12, 32], [3, 3, 32, 32], 1, 'same'], // block1_conv2
+      [[2, 6, 6, 32], [3, 3, 32, 64], 1, 'same'], // block2_conv1
+      [[2, 3, 3, 64], [3, 3, 64, 128], 1, 'same'], // block3_conv1
+      [[2, 8, 8, 64], [1, 1, 64, 256], 1, 'valid'], // ResNet50 bottleneck expansion
+      [[2, 8, 8, 256], [1, 1, 256, 64], 1, 'valid'], // ResNet50 bottleneck reduction
+      [[2, 15, 15, 3], [7, 7, 3, 64], 2, 'same'], // ResNet stem
+      [[2, 8, 8, 64], [3, 3, 64, 128], 2, 'same'], // ResNet18 downsampling
+      [[2, 8, 8, 64], [1, 1, 64, 128], 2, 'valid'], // ResNet shortcut projection
+    ];
+    for (const [i, [xShape, fShape, s, p]] of cases.entries()) {
+      await expectSameOnBothBackends(`backbone conv x=[${xShape}] f=[${fShape}] s=${s} ${p}`, conv2dGrads(xShape, fShape, s, p, 400 + 10 * i));
+    }
+  });
+
+  it('conv2d filter gradient equals cpu when the top/left padding exceeds the kernel (Cin < Cout, stride 1: falls back from packing x)', async () => {
+    const pads: Pad[] = [[[0, 0], [3, 0], [0, 0], [0, 0]], [[0, 0], [0, 1], [4, 2], [0, 0]], 3];
+    for (const [i, pad] of pads.entries()) {
+      await expectSameOnBothBackends(`conv2d large pad ${JSON.stringify(pad)}`, conv2dGrads([2, 7, 8, 2], [3, 3, 2, 6], 1, pad, 950 + i));
     }
   });
 
@@ -319,6 +344,67 @@ describe('MaxPoolGrad on wasm', () => {
         }
       }
     }
+  });
+});
+
+describe('GatherV2, Identity and Cast on wasm (replacements)', () => {
+  it('gathers along every axis equal to cpu, with repeated indices and int32 / bool tensors', async () => {
+    const xv = rand(5 * 4 * 3 * 2, 31);
+    for (const axis of [0, 1, 2, 3]) {
+      await expectSameOnBothBackends(`gather axis ${axis}`, () => {
+        const x = tf.tensor4d(xv, [5, 4, 3, 2]);
+        const idx = tf.tensor1d([1, 0, 1, 1].map((i) => i % x.shape[axis]), 'int32');
+        return [tf.gather(x, idx, axis), tf.gather(x, tf.tensor2d([[0, 1], [1, 0]], [2, 2], 'int32'), axis)];
+      });
+    }
+    await expectSameOnBothBackends('gather int32 and bool', () => [
+      tf.cast(tf.gather(tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2], 'int32'), tf.tensor1d([2, 0, 2], 'int32')), 'float32'),
+      tf.cast(tf.gather(tf.tensor1d([1, 0, 1], 'bool'), tf.tensor1d([1, 2, 0, 1], 'int32')), 'float32'),
+    ]);
+    // A batch permutation, as mixup draws it.
+    await expectSameOnBothBackends('gather batch permutation', () =>
+      tf.gather(tf.tensor4d(rand(6 * 5 * 5 * 3, 32), [6, 5, 5, 3]), tf.tensor1d([3, 5, 0, 1, 4, 2], 'int32')));
+  });
+
+  it('rejects out-of-range indices like the stock kernel', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor2d([1, 2, 3, 4], [2, 2]);
+    const idx = tf.tensor1d([0, 2], 'int32');
+    expect(() => tf.gather(x, idx)).toThrow(/not in \[0, 1\]/);
+    tf.dispose([x, idx]);
+  });
+
+  it('clone and same-dtype cast share the buffer yet stay valid after the source is disposed; float32 <-> int32 and bool -> float32 casts still convert like cpu', async () => {
+    await tf.setBackend('wasm');
+    const before = wasmDataIds();
+    const x = tf.tensor1d([1.5, -2.7, 3.2]);
+    const c = tf.clone(x);
+    const k = tf.cast(x, 'float32');
+    expect(wasmDataIds()).toBe(before + 1); // one buffer, three tensors
+    x.dispose();
+    expect(Array.from(c.dataSync())).toEqual(Array.from(new Float32Array([1.5, -2.7, 3.2])));
+    c.dispose();
+    expect(Array.from(k.dataSync())).toEqual(Array.from(new Float32Array([1.5, -2.7, 3.2])));
+    k.dispose();
+    expect(wasmDataIds()).toBe(before);
+    // Other dtypes go to the stock kernel (whose casts to bool wrap instead of testing != 0: not ours to change).
+    await expectSameOnBothBackends('casts between dtypes', () => {
+      const f = tf.tensor1d([1.5, -2.7, 0, 3.9]);
+      return [tf.cast(tf.cast(f, 'int32'), 'float32'), tf.cast(tf.tensor1d([1, 0, 1], 'bool'), 'float32')];
+    });
+  });
+
+  it('a variable created from a clone keeps its value when the clone is disposed and when it is assigned', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor1d([1, 2, 3]);
+    const v = tf.variable(tf.clone(x));
+    x.dispose();
+    expect(Array.from(v.dataSync())).toEqual([1, 2, 3]);
+    const next = tf.tensor1d([4, 5, 6]);
+    v.assign(next);
+    next.dispose();
+    expect(Array.from(v.dataSync())).toEqual([4, 5, 6]);
+    v.dispose();
   });
 });
 

@@ -11,7 +11,10 @@
  *  - Conv2DBackpropFilter: dW[kh,kw,ci,co] = sum_{n,oh,ow} x[n, oh*s+kh*d-pt, ...,ci] dy[n,oh,ow,co]
  *    is itself a convolution with the roles swapped: input x^T:[Ci,H,W,N] (batch=Ci, channels=N),
  *    filter dy^T:[OH,OW,N,Co], stride d, dilation s, same top/left padding -> [Ci,KH,KW,Co] -> [KH,KW,Ci,Co].
- *    One XNNPACK convolution (a GEMM of M=Ci*KH*KW, K=N*OH*OW, N=Co) plus three transposes; no im2col buffer.
+ *    One XNNPACK convolution (a GEMM of M=Ci*KH*KW, K=N*OH*OW, N=Co) plus transposes; no im2col buffer.
+ *    XNNPACK re-packs a convolution's filter on every call (a third of this kernel's time), so at
+ *    stride 1 with Ci*H*W < Co*OH*OW the other operand is packed: input dy^T:[Co,OH,OW,N], filter
+ *    x:[H,W,N,Ci], stride d, top/left padding (K-1)*d-p -> [Co,KH,KW,Ci] flipped -> [KH,KW,Ci,Co].
  *  - DepthwiseConv2dNativeBackpropFilter: the same trick with a depthwise convolution, folding the
  *    batch into the channels: x -> [1,H,W,N*Ci], dy -> [OH,OW,N*Ci,M], then sum over N.
  *  - DepthwiseConv2dNativeBackpropInput: dx is a stride-1 depthwise convolution (dilation d) of dy
@@ -24,10 +27,13 @@
  *  - MaxPoolGrad (replacement, see `registerWasmTrainingKernels`): argmax scan over the wasm heap in
  *    JS, as the wasm backend's own Slice/Cast/Fill kernels do, matching the cpu backend exactly
  *    (first maximum of each window wins, values <= 0 included).
+ *  - GatherV2, Identity, Cast (replacements, for speed): row copies instead of per-element strides;
+ *    Identity and same-dtype Cast share the input's buffer (reference-counted) as the cpu backend does.
  * Every intermediate is released with `backend.disposeData`; only the returned TensorInfo survives.
  */
 import {
   backend_util,
+  Cast,
   Conv2D,
   Conv2DBackpropFilter,
   Conv2DBackpropInput,
@@ -35,6 +41,7 @@ import {
   DepthwiseConv2dNativeBackpropFilter,
   DepthwiseConv2dNativeBackpropInput,
   Fill,
+  GatherV2,
   getKernel,
   Identity,
   MaxPoolGrad,
@@ -74,6 +81,7 @@ interface WasmBackendLike {
   makeOutput(shape: number[], dtype: DataType): TensorInfo;
   typedArrayFromHeap(info: TensorInfo): Float32Array | Int32Array | Uint8Array;
   disposeData(dataId: object, force?: boolean): boolean;
+  incRef(dataId: object): void;
 }
 
 /**
@@ -196,11 +204,37 @@ const conv2DBackpropFilterWasm: KernelFunc = ({ inputs, backend, attrs }) => {
   const info = backend_util.computeConv2DInfo(
     x.shape as Shape4, filterShape, strides, dilations, pad, dimRoundingMode, false, 'channelsLast');
   const [KH, KW, Ci, Co] = filterShape;
-  const [N, OH, OW] = dy.shape;
+  const [N, H, W] = x.shape;
+  const [, OH, OW] = dy.shape;
 
   return withScope(backend, (s) => {
     if (N * OH * OW === 0 || util.sizeFromShape(x.shape) === 0) return s.zeros(filterShape);
-    const xT = s.transpose(x, [3, 1, 2, 0]); // [Ci, H, W, N]: batch = Ci, channels = N
+    // XNNPACK re-packs the convolution's filter operand on every call (a transpose and a packing
+    // pass, ~8 ns per element, about a third of the kernel's time): pack the smaller of x and dy.
+    const swapTop = (KH - 1) * info.dilationHeight - info.padInfo.top;
+    const swapLeft = (KW - 1) * info.dilationWidth - info.padInfo.left;
+    const swapped = info.strideHeight === 1 && info.strideWidth === 1 && swapTop >= 0 && swapLeft >= 0 &&
+      H * W * Ci < OH * OW * Co;
+    if (swapped) {
+      // dy is the image (batch = Co, channels = N) and x the filter [H, W, N, Ci]: out[co, p, q, ci]
+      // = sum dy[n, p*d + h - swapTop, q*d + w - swapLeft, co] x[n, h, w, ci] = dW[KH-1-p, KW-1-q, ci, co].
+      const dyT = channelsToBatch(s, dy); // [Co, OH, OW, N]
+      const xF = s.transpose(x, [1, 2, 0, 3]); // [H, W, N, Ci]
+      const r = s.run(Conv2D, { x: dyT, filter: xF }, {
+        strides: [info.dilationHeight, info.dilationWidth],
+        dilations: [1, 1],
+        pad: [
+          [0, 0],
+          [swapTop, Math.max(0, (KH - 1) * info.dilationHeight + H - OH - swapTop)],
+          [swapLeft, Math.max(0, (KW - 1) * info.dilationWidth + W - OW - swapLeft)],
+          [0, 0],
+        ],
+        dataFormat: 'NHWC',
+      }); // [Co, >=KH, >=KW, Ci], spatially flipped
+      const flipped = s.run(Reverse, { x: s.slice(r, [0, 0, 0, 0], [Co, KH, KW, Ci]) }, { dims: [1, 2] });
+      return s.transpose(flipped, [1, 2, 3, 0]); // [KH, KW, Ci, Co]
+    }
+    const xT = channelsToBatch(s, x); // [Ci, H, W, N]: batch = Ci, channels = N
     const dyT = s.transpose(dy, [1, 2, 0, 3]); // [OH, OW, N, Co]: a filter
     const r = s.run(Conv2D, { x: xT, filter: dyT }, {
       strides: [info.dilationHeight, info.dilationWidth],
@@ -212,6 +246,19 @@ const conv2DBackpropFilterWasm: KernelFunc = ({ inputs, backend, attrs }) => {
     return s.transpose(cropped, [1, 2, 0, 3]); // [KH, KW, Ci, Co]
   });
 };
+
+/**
+ * [N, H, W, C] -> [C, H, W, N] as two transposes that each keep a contiguous run: [N, H*W*C] ->
+ * [H*W*C, N] (a 2-D transpose), then [H*W, C, N] -> [C, H*W, N] (moves whole rows of N). The wasm
+ * backend's one-step 4-D transpose with these axes is about twice as slow (poor locality).
+ */
+function channelsToBatch(s: WasmScope, t: TensorInfo): TensorInfo {
+  const [N, H, W, C] = t.shape;
+  if (N === 1 || C === 1 || H * W === 1) return s.transpose(t, [3, 1, 2, 0]);
+  const t2 = s.transpose(s.reshape(t, [N, H * W * C]), [1, 0]); // [H*W*C, N]
+  const t3 = s.transpose(s.reshape(t2, [H * W, C, N]), [1, 0, 2]); // [C, H*W, N]
+  return s.reshape(t3, [C, H, W, N]);
+}
 
 // ---------------------------------------------------------------------------------------------
 // DepthwiseConv2dNativeBackpropFilter
@@ -453,6 +500,97 @@ const maxPoolGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
 };
 
 // ---------------------------------------------------------------------------------------------
+// GatherV2 (replacement for batchDims 0): row copies
+// ---------------------------------------------------------------------------------------------
+
+let stockGatherV2: KernelConfig | undefined;
+
+/**
+ * Gathers whole slices along `axis`: one typed-array copy per (outer index, gathered index) for
+ * long slices, a plain element loop for short ones (where a subarray per slice would cost more).
+ * The stock kernel's C++ addresses every element through strides: 2.5 ms to permute a [32, 48, 48, 3]
+ * batch (mixup and MixAugment, every step; 0.1-0.2 ms here) and 7.5 ms for flip's gather of
+ * [32*48*48, 3] rows (about 3 ms here). Out-of-range indices throw like the stock kernel;
+ * batchDims > 0 and strings go to the stock kernel.
+ */
+const gatherV2Wasm: KernelFunc = (args) => {
+  const { inputs, backend, attrs } = args;
+  const { x, indices } = inputs as { x: TensorInfo; indices: TensorInfo };
+  const { axis, batchDims } = attrs as unknown as { axis: number; batchDims?: number };
+  const parsedAxis = util.parseAxisParam(axis, x.shape)[0];
+  const sliceSize = util.sizeFromShape(x.shape.slice(parsedAxis + 1));
+  if ((batchDims ?? 0) !== 0 || x.dtype === 'string' || stockGatherV2 == null) {
+    if (stockGatherV2 == null) throw new Error('GatherV2 on the wasm backend: the stock kernel is missing');
+    return stockGatherV2.kernelFunc(args);
+  }
+  const b = backend as WasmBackendLike;
+  const dimSize = x.shape[parsedAxis];
+  const outerSize = util.sizeFromShape(x.shape.slice(0, parsedAxis));
+  const n = util.sizeFromShape(indices.shape);
+  const idx = Array.from(b.typedArrayFromHeap(indices));
+  for (let i = 0; i < n; i++) {
+    const index = idx[i];
+    util.assert(index <= dimSize - 1 && index >= 0, () => `GatherV2: the index value ${index} is not in [0, ${dimSize - 1}]`);
+  }
+  const outShape = [...x.shape.slice(0, parsedAxis), ...indices.shape, ...x.shape.slice(parsedAxis + 1)];
+  const out = b.makeOutput(outShape, x.dtype);
+  if (util.sizeFromShape(outShape) === 0) return out;
+  // Views after the allocation above (which may grow and detach the wasm heap).
+  const xv = b.typedArrayFromHeap(x);
+  const ov = b.typedArrayFromHeap(out);
+  let o = 0;
+  for (let outer = 0; outer < outerSize; outer++) {
+    const base = outer * dimSize;
+    if (sliceSize >= 64) {
+      for (let i = 0; i < n; i++) {
+        const start = (base + idx[i]) * sliceSize;
+        ov.set(xv.subarray(start, start + sliceSize), o);
+        o += sliceSize;
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        const start = (base + idx[i]) * sliceSize;
+        for (let k = 0; k < sliceSize; k++) ov[o++] = xv[start + k];
+      }
+    }
+  }
+  return out;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Identity and same-dtype Cast (replacements): share the buffer instead of copying it
+// ---------------------------------------------------------------------------------------------
+
+let stockIdentity: KernelConfig | undefined;
+let stockCast: KernelConfig | undefined;
+
+/** A new handle on `x`'s buffer (reference-counted, like the wasm backend's own Reshape). */
+function shareBuffer(backend: unknown, x: TensorInfo): TensorInfo {
+  (backend as WasmBackendLike).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+}
+
+/**
+ * The wasm backend's Identity copies the whole buffer; the cpu and webgl backends share it (tensors
+ * are immutable: no kernel writes into its inputs, and `Variable.assign` swaps buffers). A training
+ * step runs ~200 of them (`tf.clone` in gradients, tfjs-layers), ~14 ms of copies for the small CNN.
+ */
+const identityWasm: KernelFunc = (args) => {
+  const { x } = args.inputs as { x: TensorInfo };
+  if (x.dtype === 'string' && stockIdentity != null) return stockIdentity.kernelFunc(args);
+  return shareBuffer(args.backend, x);
+};
+
+/** Cast to the tensor's own dtype (tf.moments and the Square gradient cast float32 to float32) shares the buffer; other casts are the stock kernel's. */
+const castWasm: KernelFunc = (args) => {
+  const { x } = args.inputs as { x: TensorInfo };
+  const { dtype } = args.attrs as unknown as { dtype: DataType };
+  if (dtype === x.dtype && dtype !== 'string') return shareBuffer(args.backend, x);
+  if (stockCast == null) throw new Error(`Cast on the wasm backend: no stock kernel for ${x.dtype} -> ${dtype}`);
+  return stockCast.kernelFunc(args);
+};
+
+// ---------------------------------------------------------------------------------------------
 // Registration
 // ---------------------------------------------------------------------------------------------
 
@@ -490,6 +628,34 @@ export function registerWasmTrainingKernels(): string[] {
       kernelFunc: conv2DBackpropInputWasm,
     });
     registered.push(Conv2DBackpropInput);
+  }
+  const currentGather = getKernel(GatherV2, BACKEND);
+  if (currentGather?.kernelFunc !== gatherV2Wasm) {
+    if (currentGather != null) {
+      stockGatherV2 = currentGather;
+      unregisterKernel(GatherV2, BACKEND);
+    }
+    registerKernel({ kernelName: GatherV2, backendName: BACKEND, setupFunc: stockGatherV2?.setupFunc, kernelFunc: gatherV2Wasm });
+    registered.push(GatherV2);
+  }
+  // Buffer-sharing Identity and same-dtype Cast; the stock kernels are kept for the other cases.
+  const currentIdentity = getKernel(Identity, BACKEND);
+  if (currentIdentity?.kernelFunc !== identityWasm) {
+    if (currentIdentity != null) {
+      stockIdentity = currentIdentity;
+      unregisterKernel(Identity, BACKEND);
+    }
+    registerKernel({ kernelName: Identity, backendName: BACKEND, setupFunc: stockIdentity?.setupFunc, kernelFunc: identityWasm });
+    registered.push(Identity);
+  }
+  const currentCast = getKernel(Cast, BACKEND);
+  if (currentCast?.kernelFunc !== castWasm) {
+    if (currentCast != null) {
+      stockCast = currentCast;
+      unregisterKernel(Cast, BACKEND);
+    }
+    registerKernel({ kernelName: Cast, backendName: BACKEND, setupFunc: stockCast?.setupFunc, kernelFunc: castWasm });
+    registered.push(Cast);
   }
   // Replace, not skip: wasm 4.22's C++ MaxPoolGrad starts its max at FLT_MIN (> 0) and keeps the last tie, so all-<=0 windows get no gradient.
   const current = getKernel(MaxPoolGrad, BACKEND);
