@@ -66,6 +66,7 @@ export function createProgram(run: (code: Promise<number>) => void): Command {
     .option('--warmup <n>', 'untimed warm-up repetitions of every loop (default: per mode)')
     .option('--batch <n>', 'batch size of every measurement', '32')
     .option('--data <dir>', 'image folder for the small-CNN batches and the decoding figure, or "synthetic" (default: $FERMIX_BENCH_DATA, else ../shared/data/fer2013-mini)')
+    .option('--no-parallel', 'skip timing two trainings side by side against one (separate processes, as fermix sweep --parallel 2)')
     .addHelpText('after', '\nExamples:\n  fermix bench --quick\n  fermix bench --json bench.json\n  fermix bench --backends wasm --models small-cnn,resnet18 --json runs/bench.json\n\nWhat each figure means: docs/bench.md')
     .action((opts) => run(benchCommand(opts)));
 

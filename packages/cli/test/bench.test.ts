@@ -23,7 +23,7 @@ describe('fermix bench', () => {
     const out = sink();
     const err = sink();
     const code = await benchCommand(
-      { quick: true, json, backends: 'wasm', models: 'small-cnn', steps: 1, warmup: 1, batch: 4, data: 'synthetic' },
+      { quick: true, json, backends: 'wasm', models: 'small-cnn', steps: 1, warmup: 1, batch: 4, data: 'synthetic', parallel: false },
       out.stream,
       err.stream,
     );
@@ -47,6 +47,7 @@ describe('fermix bench', () => {
     expect(report.memory.tensorGrowth).toBe(0);
     expect(report.dataWait.share).toBeGreaterThan(0);
     expect(report.cores.decode).toBeNull(); // synthetic data: nothing decoded
+    expect(report.cores.parallelTraining).toBeNull(); // parallel: false
     expect(report.targets.map((t: { name: string }) => t.name)).toContain('data wait share');
   });
 

@@ -34,6 +34,8 @@ import { flip } from '@fermix/plugin-flip';
 import { mixaugment } from '@fermix/plugin-mixaugment';
 import { mixup } from '@fermix/plugin-mixup';
 import { UsageError } from './train.js';
+import { measureParallelTraining, type ParallelTrainingFigure } from '../bench/parallel.js';
+import { selfCommand } from '../sweep/runner.js';
 
 export interface BenchCommandOptions {
   /** Fewer steps, smaller ResNet18 input, no ResNet50 and no cpu backend: under 3 minutes on 2 idle cores. */
@@ -52,6 +54,8 @@ export interface BenchCommandOptions {
   batch?: number | string;
   /** Image-folder dataset for the small-CNN batches and the decoding figure, or `synthetic`. */
   data?: string;
+  /** Time two trainings side by side against one (separate processes, as `fermix sweep --parallel 2`); default true. */
+  parallel?: boolean;
 }
 
 /** Version of the JSON layout: bumped when a key changes meaning or disappears. */
@@ -161,6 +165,8 @@ export interface BenchReport {
       workersCpuOverWall: number;
       speedup: number;
     } | null;
+    /** Two `fermix train` processes side by side against one alone; null when not measured (--no-parallel). */
+    parallelTraining: ParallelTrainingFigure | null;
   };
   /**
    * Where a vanilla small-CNN step's time goes: one profiled step (tf.profile, kernel by kernel) and
@@ -353,6 +359,14 @@ export async function runBench(options: BenchCommandOptions = {}, progress: Prog
   const profile = await profileStep(registry, set, plan);
   progress(`profile: step ${profile.stepWallMs.toFixed(0)} ms wall, ${profile.stepKernelMs.toFixed(0)} ms in kernels; forward ${profile.forwardWallMs.toFixed(0)} ms wall, ${profile.forwardKernelMs.toFixed(0)} ms in kernels`);
 
+  // The second core: wasm trains on one thread, so two trainings (fermix sweep --parallel 2) are how both work.
+  let parallelTraining: ParallelTrainingFigure | null = null;
+  if (options.parallel !== false) {
+    progress('two trainings side by side against one (separate fermix train processes)...');
+    parallelTraining = await measureParallelTraining({ trainCommand: selfCommand(), backend: ratioBackend, epochs: quick ? 2 : 3 });
+    progress(`one training ${parallelTraining.single.imagesPerSecond.toFixed(1)} images/s; two side by side ${parallelTraining.pair.totalImagesPerSecond.toFixed(1)} images/s together (${parallelTraining.throughputRatio.toFixed(2)}x), ${parallelTraining.coresBusy.toFixed(2)} cores busy`);
+  }
+
   const smallRow = rows.find((r) => r.backend === ratioBackend && r.model === 'small-cnn');
   const targets: Target[] = [
     target('step / forward (small-cnn)', smallRow?.stepOverForward ?? null, '<=', 3.5),
@@ -365,6 +379,7 @@ export async function runBench(options: BenchCommandOptions = {}, progress: Prog
     target('fermix vanilla / hand-written', group.ratios.fermixOverHandWritten, '<=', 1.03),
     target('data wait share', group.dataWait.share, '<', 0.05),
     target('tensor growth', group.warmup > 0 ? group.memory.tensorGrowth : null, '==', 0), // without warm-up it counts Adam's slots
+    target('2 trainings side by side / 1 (images/s)', parallelTraining?.throughputRatio ?? null, '>=', 1.5),
   ];
   return {
     schema: BENCH_SCHEMA,
@@ -380,7 +395,7 @@ export async function runBench(options: BenchCommandOptions = {}, progress: Prog
     ratios: group.ratios,
     dataWait: group.dataWait,
     memory: group.memory,
-    cores: { availableParallelism: os.availableParallelism(), ...(await wasmFlags(usable)), trainingCpuOverWall: group.cpuOverWall, decode },
+    cores: { availableParallelism: os.availableParallelism(), ...(await wasmFlags(usable)), trainingCpuOverWall: group.cpuOverWall, decode, parallelTraining },
     profile,
     targets,
     seconds: +((performance.now() - started) / 1000).toFixed(1),
@@ -883,7 +898,11 @@ export function formatBenchReport(r: BenchReport): string {
       (d
         ? `\ndecoding ${d.files} files to ${d.size}x${d.size}: in-process ${fixed(d.inProcessMs, 0)} ms (${fixed(d.inProcessCpuOverWall, 2)} cores), ` +
           `${d.workers} workers ${fixed(d.workersMs, 0)} ms (${fixed(d.workersCpuOverWall, 2)} cores), speed-up ${fixed(d.speedup, 2)}x`
-        : '\ndecoding: not measured (synthetic data)'),
+        : '\ndecoding: not measured (synthetic data)') +
+      (r.cores.parallelTraining
+        ? `\ntwo trainings side by side (fermix sweep --parallel 2): ${fixed(r.cores.parallelTraining.pair.totalImagesPerSecond, 1)} images/s together against ${fixed(r.cores.parallelTraining.single.imagesPerSecond, 1)} for one ` +
+          `(${fixed(r.cores.parallelTraining.throughputRatio, 2)}x), ${fixed(r.cores.parallelTraining.coresBusy, 2)} cores busy (small-cnn ${r.cores.parallelTraining.config.imageSize}x${r.cores.parallelTraining.config.imageSize}, ${r.cores.parallelTraining.config.images} images, batch 32)`
+        : '\ntwo trainings side by side: not measured (--no-parallel)'),
   );
   parts.push(
     'targets\n' +
