@@ -63,6 +63,12 @@ describe('fermix command', () => {
     expect(metrics.classes).toEqual(['angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise']);
     expect(metrics.history).toHaveLength(2);
     expect(trained.stderr).toContain('backend: wasm');
+    // samples.json: the first batch as trained on (no plugins here: the one real view, one-hot targets).
+    const samples = JSON.parse(readFileSync(path.join(run, 'samples.json'), 'utf8'));
+    expect(Object.keys(samples.views)).toEqual(['real']);
+    expect(samples.views.real.samples).toHaveLength(8);
+    expect(samples.imageSize).toBe(16);
+    for (const s of samples.views.real.samples) expect(s.label.filter((v: number) => v === 1)).toHaveLength(1);
 
     const evaluated = fermix(['eval', '-c', path.join(run, 'config.yaml'), '--checkpoint', path.join(run, 'checkpoints/best'), '--json', 'eval.json'], dir);
     expect(evaluated.code, evaluated.stderr).toBe(0);

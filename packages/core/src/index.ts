@@ -90,4 +90,4 @@ export { loadSharp } from './data/sharp-decoder.js';
 export { memorySplit, streamedSplit, defaultStreamWorkers, type SplitBatch, type SplitData, type StreamOptions } from './data/stream.js';
 export { openSplit, budgetBytesOf, type OpenSplitOptions } from './data/open-split.js';
 export { evaluateSplit, recalibrateBatchNormSplit } from './train/evaluate.js';
-export { encodePng, sampleGallery, writeSampleGallery, type GalleryOptions, type GallerySample, type SampleGallery } from './train/samples.js';
+export { encodePng, galleryOfBatch, sampleGallery, writeSampleGallery, type GalleryOptions, type GallerySample, type SampleGallery } from './train/samples.js';

@@ -48,32 +48,14 @@ export function encodePng(pixels: Float32Array | number[], size: number): Buffer
 }
 
 /**
- * Runs the plugins' `transformBatch` on `batch` (views `real` with one-hot targets) once, as a
- * training step would, and keeps the first `count` images of every view with their targets: what
- * the network sees (the paper's Figure 1). Every tensor it makes is disposed.
+ * Encodes a batch as the network sees it (after the plugins' `transformBatch`): the first `count`
+ * images of every view as PNG, with their targets and weights. Tensors it makes are disposed.
  */
-export function sampleGallery(batch: Batch, options: GalleryOptions): SampleGallery {
-  const rng = options.rng ?? new Rng(0);
+export function galleryOfBatch(batch: Batch, options: { classes: string[]; drawn?: SampleGallery['drawn']; count?: number }): SampleGallery {
   const count = options.count ?? 8;
-  const drawn: SampleGallery['drawn'] = {};
-  const gallery: SampleGallery = { version: 1, classes: options.classes, imageSize: 0, drawn, views: {} };
+  const gallery: SampleGallery = { version: 1, classes: options.classes, imageSize: 0, drawn: options.drawn ?? {}, views: {} };
   tf.tidy(() => {
-    let current = batch;
-    for (const plugin of options.plugins) {
-      if (!plugin.transformBatch) continue;
-      const ctx: PluginContext = {
-        step: 0,
-        epoch: 0,
-        rng,
-        logger: options.logger ?? silentLogger,
-        container: options.container ?? new Container(),
-        record(key, value) {
-          (drawn[plugin.name] ??= {})[key] = value;
-        },
-      };
-      current = plugin.transformBatch(current, ctx);
-    }
-    for (const [name, view] of Object.entries(current.views)) {
+    for (const [name, view] of Object.entries(batch.views)) {
       const n = Math.min(count, view.x.shape[0]);
       const size = view.x.shape[1];
       gallery.imageSize = size;
@@ -93,6 +75,36 @@ export function sampleGallery(batch: Batch, options: GalleryOptions): SampleGall
     }
   });
   return gallery;
+}
+
+/**
+ * Runs the plugins' `transformBatch` on `batch` once, as a training step would, and encodes the
+ * result with `galleryOfBatch`: for a loop of your own. (The Trainer instead records the first real
+ * step through `TrainStep.inspect`, so plugins are not called an extra time.)
+ */
+export function sampleGallery(batch: Batch, options: GalleryOptions): SampleGallery {
+  const rng = options.rng ?? new Rng(0);
+  const drawn: SampleGallery['drawn'] = {};
+  let gallery: SampleGallery | undefined;
+  tf.tidy(() => {
+    let current = batch;
+    for (const plugin of options.plugins) {
+      if (!plugin.transformBatch) continue;
+      const ctx: PluginContext = {
+        step: 0,
+        epoch: 0,
+        rng,
+        logger: options.logger ?? silentLogger,
+        container: options.container ?? new Container(),
+        record(key, value) {
+          (drawn[plugin.name] ??= {})[key] = value;
+        },
+      };
+      current = plugin.transformBatch(current, ctx);
+    }
+    gallery = galleryOfBatch(current, { classes: options.classes, drawn, count: options.count });
+  });
+  return gallery!;
 }
 
 /** Writes `sampleGallery` to `file` (JSON). */

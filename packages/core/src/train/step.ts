@@ -45,6 +45,12 @@ export interface TrainStep {
    * leaves them exactly where they are as long as they have not been trained before.
    */
   frozen: Set<string> | null;
+  /**
+   * Called once per step with the batch after every plugin's `transformBatch` and what the plugins
+   * drew, while its tensors are alive (they are disposed after the step: copy what you keep). The
+   * Trainer sets it for the first step to write samples.json. Null: nothing is called.
+   */
+  inspect: ((batch: Batch, drawn: StepResult['drawn']) => void) | null;
 }
 
 function asBatch(input: Batch | PlainBatch): Batch {
@@ -130,6 +136,7 @@ export function createTrainStep(options: TrainStepOptions): TrainStep {
         checkViews(batch, `plugin "${plugin.name}" transformBatch`);
       }
       checkViews(batch, 'transformBatch');
+      run.inspect?.(batch, drawn);
       const names = Object.keys(batch.views);
       const views = names.map((n) => batch.views[n]);
       batchSize = (batch.views.real ?? views[0]).x.shape[0];
@@ -168,5 +175,6 @@ export function createTrainStep(options: TrainStepOptions): TrainStep {
   Object.defineProperty(run, 'rng', { value: rng, enumerable: true });
   run.step = 0;
   run.frozen = null;
+  run.inspect = null;
   return run;
 }

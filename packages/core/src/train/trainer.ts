@@ -9,7 +9,7 @@ import { TOKENS, type BackendService } from '../container.js';
 import { DataError, type DataSource, type ImageSet } from '../data/source.js';
 import { budgetBytesOf, openSplit } from '../data/open-split.js';
 import type { SplitData } from '../data/stream.js';
-import { silentLogger, type Logger } from '../logger.js';
+import type { Logger } from '../logger.js';
 import { MONITORABLE, type ClassificationMetrics, type MonitorName } from '../metrics.js';
 import { buildModelForConfig, initializeKernels } from '../model.js';
 import { loadPretrainedWeights } from '../weights.js';
@@ -21,7 +21,7 @@ import type { EpochSummary, FermixPlugin, PluginContext, SetupContext, TrainSumm
 import { batchRanges, batchTensors } from './batches.js';
 import { evaluateSplit, recalibrateBatchNormSplit } from './evaluate.js';
 import { createTrainStep } from './step.js';
-import { writeSampleGallery } from './samples.js';
+import { galleryOfBatch } from './samples.js';
 
 export interface ProgressEvent {
   epoch: number;
@@ -175,7 +175,18 @@ export class Trainer {
       logger.info(`resuming from ${this.paths.lastCheckpoint}`, { epoch: firstEpoch, step: state.step, bestEpoch });
     }
     if (this.paths) writeResolvedConfig(this.paths, config);
-    if (this.paths && !resuming) await this.writeSamples(trainSet, plugins, setupCtx);
+    if (this.paths && !resuming) {
+      // samples.json: the first training batch as the network sees it, for the report's gallery.
+      const file = path.join(this.paths.dir, 'samples.json');
+      step.inspect = (batch, drawn) => {
+        step.inspect = null;
+        try {
+          writeFileAtomic(file, JSON.stringify(galleryOfBatch(batch, { classes, drawn: structuredClone(drawn) })) + '\n');
+        } catch (err) {
+          logger.warn(`samples.json not written (the report's gallery will lack this run): ${(err as Error).message}`);
+        }
+      };
+    }
 
     const ctxFor = (epoch: number): PluginContext => ({
       step: step.step,
@@ -341,32 +352,6 @@ export class Trainer {
       { seconds: +metrics.seconds.toFixed(1), stoppedEarly, ...(this.paths ? { run: this.paths.dir } : {}) },
     );
     return { metrics, model, runDir: this.paths?.dir };
-  }
-
-  /**
-   * `samples.json`: eight training images after every plugin's transformBatch, with their targets,
-   * for the report's gallery. The plugins draw from a generator of its own, so training is unchanged.
-   */
-  private async writeSamples(trainSet: SplitData, plugins: FermixPlugin[], setupCtx: SetupContext): Promise<void> {
-    const rng = new Rng(this.config.seed).fork('samples');
-    const order = rng.permutation(trainSet.count);
-    const n = Math.min(8, trainSet.count);
-    for await (const host of trainSet.batches(order, [[0, n]])) {
-      const { x, y } = batchTensors(host, trainSet.size, trainSet.classes.length);
-      try {
-        writeSampleGallery(path.join(this.paths!.dir, 'samples.json'), { views: { real: { x, y, weight: 1 } } }, {
-          plugins,
-          classes: trainSet.classes,
-          rng,
-          logger: silentLogger,
-          container: setupCtx.container,
-        });
-      } catch (err) {
-        this.logger.warn(`samples.json not written (the report's gallery will lack this run): ${(err as Error).message}`);
-      } finally {
-        tf.dispose([x, y]);
-      }
-    }
   }
 
   /** Micro-batches exist for wasm's 4 GiB heap; tfjs-node (CPU or GPU) computes the whole batch. */
