@@ -1,11 +1,5 @@
 import { defineConfig } from 'tsup';
+import { libraryBuild } from '../../tsup.library';
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm', 'cjs'],
-  dts: true,
-  clean: true,
-  sourcemap: true,
-  target: 'node20',
-  shims: true,
-});
+// shims: import.meta.url in the CJS build (the decode workers find their script with it).
+export default defineConfig({ ...libraryBuild, shims: true });
