@@ -50,6 +50,7 @@ export {
 export { classCounts, balancedClassWeights, balancedOrder } from './data/balance.js';
 export {
   alignFace,
+  fivePointsFrom68,
   alignmentTemplate,
   applyTransform,
   invertTransform,

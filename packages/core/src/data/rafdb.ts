@@ -12,9 +12,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../logger.js';
 import type { LandmarkDetector } from './align.js';
-import { alignImageFile, type AlignConfig, type AlignItem, type AlignPlan, type AlignableSource } from './align-files.js';
-import { decodeFiles, type DecodeResult } from './decode-pool.js';
-import { toRgbResized } from './decode.js';
+import { type AlignConfig, type AlignItem, type AlignPlan, type AlignableSource } from './align-files.js';
+import { alignedSource } from './aligned-source.js';
+import { decodeFiles } from './decode-pool.js';
 import {
   assembleImageSet,
   createFileIndex,
@@ -210,36 +210,12 @@ export function createRafdbSource(options: RafdbOptions): (InventorySource & Fil
     return { classes: [...classes], items: items.map(({ name: _name, ...item }) => item), skipped };
   };
 
-  return {
+  return alignedSource({
+    base: plain,
     description: alignWhat,
-    align: { landmarks: align.landmarks, size: align.size },
-    classes: plain.classes,
-    splits: plain.splits,
+    align,
     alignPlan,
-    async load(split: string, loadOptions: LoadOptions): Promise<ImageSet> {
-      const { imageSize: size, logger } = loadOptions;
-      if (!Number.isInteger(size) || size < 1) throw new Error(`imageSize must be a positive integer, got ${size}`);
-      if (align.landmarks === 'model' && !align.detector) {
-        throw new DataError(
-          `${what}: data.align.landmarks: model needs the face-landmark model, which training does not load. ` +
-            'Run `fermix prepare -c <config> --out <dir>` once (it uses @fermix/landmarks) and train on the aligned folder it writes, ' +
-            'or pass a LandmarkDetector as createRafdbSource({ align: { detector } }).',
-        );
-      }
-      const started = Date.now();
-      const plan = await alignPlan(split, logger);
-      const results: DecodeResult[] = [];
-      for (const item of plan.items) {
-        const outcome = await alignImageFile(item, align.size, align.detector);
-        if (!outcome.ok) results.push({ ok: false, reason: outcome.reason });
-        else if (size === align.size) results.push({ ok: true, data: outcome.data });
-        else results.push({ ok: true, data: toRgbResized({ width: align.size, height: align.size, channels: 3, data: outcome.data }, size) });
-      }
-      const set = assembleImageSet({ files: plan.items, results, size, classes: [...classes], split, what: alignWhat, skipped: plan.skipped, logger });
-      requireEveryClass(set, split, alignWhat);
-      logger.debug(`aligned split "${split}": ${set.count} images, ${classes.length} classes, ${size}x${size}`, { ms: Date.now() - started });
-      return set;
-    },
+    detectorHint: 'createRafdbSource({ align: { detector } })',
     async inventory(split: string) {
       const chosen = entriesOf(split);
       const inventory = inventoryOfFiles(split, [...classes], chosen.map((e) => ({ path: rafdbOriginalPath(root, e.name), label: labelOf[e.code - 1] })));
@@ -252,7 +228,7 @@ export function createRafdbSource(options: RafdbOptions): (InventorySource & Fil
       }
       return inventory;
     },
-  };
+  }) as InventorySource & AlignableSource;
 }
 
 function splitsOf(entries: RafdbEntry[]): string[] {
