@@ -192,3 +192,88 @@ describe('fermix prepare, landmarks from the model', () => {
     expect([img.width, img.height]).toEqual([112, 112]);
   });
 });
+
+/** 68 iBUG points whose five alignment points are FACE: each eye's six points around its centre. */
+function points68(face: FivePoints): { x: number; y: number }[] {
+  const pts = Array.from({ length: 68 }, () => ({ x: 0, y: 0 }));
+  const ring = (centre: { x: number; y: number }, first: number) => {
+    for (let k = 0; k < 6; k++) pts[first + k] = { x: centre.x + 3 * Math.cos((k * Math.PI) / 3), y: centre.y + 3 * Math.sin((k * Math.PI) / 3) };
+  };
+  ring(face[0], 36);
+  ring(face[1], 42);
+  pts[30] = face[2];
+  pts[48] = face[3];
+  pts[54] = face[4];
+  return pts;
+}
+
+/** AffectNet: the drawn face in Manually_Annotated_Images, rows with its 68 landmarks; one row's landmarks are short. */
+function affectnetProject(config: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'fermix-prepare-affectnet-'));
+  dirs.push(dir);
+  const root = path.join(dir, 'affectnet');
+  mkdirSync(path.join(root, 'Manually_Annotated_Images/1'), { recursive: true });
+  const landmarks = points68(FACE).flatMap((p) => [p.x.toFixed(2), p.y.toFixed(2)]).join(';');
+  const header = 'subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,valence,arousal';
+  // AffectNet codes: 0 neutral, 1 happy, 2 sad, 3 surprise, 4 fear, 5 disgust, 6 anger.
+  const rows = (prefix: string) => [0, 1, 2, 3, 4, 5, 6].map((code) => `1/${prefix}${code}.jpg,20,20,150,150,${landmarks},${code},0.1,0.2`);
+  const image = faceJpeg();
+  for (const name of [...[0, 1, 2, 3, 4, 5, 6].map((c) => `t${c}.jpg`), ...[0, 1, 2, 3, 4, 5, 6].map((c) => `v${c}.jpg`), 'short.jpg']) {
+    writeFileSync(path.join(root, 'Manually_Annotated_Images/1', name), image);
+  }
+  writeFileSync(path.join(root, 'training.csv'), [header, ...rows('t'), `1/short.jpg,20,20,150,150,1;2;3,1,0.1,0.2`].join('\n') + '\n');
+  writeFileSync(path.join(root, 'validation.csv'), [header, ...rows('v')].join('\n') + '\n');
+  writeFileSync(path.join(dir, 'fermix.config.yaml'), config);
+  return dir;
+}
+
+describe('fermix prepare, AffectNet with the landmarks of its CSV', () => {
+  const config = 'data:\n  format: affectnet\n  root: affectnet\n  testSplit: val\n  onMissing: skip\n  align: { landmarks: dataset, size: 112 }\n';
+
+  it('aligns whole images by the five points of facial_landmarks, and skips a row whose landmarks are unusable, naming its line', async () => {
+    const dir = affectnetProject(config);
+    const { code } = await prepare(dir);
+    expect(code).toBe(0);
+    const out = path.join(dir, 'aligned');
+    const summary = JSON.parse(readFileSync(path.join(out, 'prepare.json'), 'utf8')) as PrepareSummary;
+    expect(summary.counts).toEqual({ listed: 15, written: 14, failed: 0, skipped: 1 });
+    expect(summary.skipped[0].path).toBe(path.join(dir, 'affectnet/Manually_Annotated_Images/1/short.jpg'));
+    expect(summary.skipped[0].reason).toMatch(/training\.csv:9: facial_landmarks must hold 68 points/);
+    expect(readdirSync(path.join(out, 'val')).sort()).toEqual(['angry', 'disgust', 'fear', 'happy', 'neutral', 'sad', 'surprise']);
+    // The drawn eyes, nose and mouth corners land on the 112 template.
+    const img = decodeImage(readFileSync(path.join(out, 'train', 'happy', 't1.png')), 't1.png');
+    expect([img.width, img.height]).toEqual([112, 112]);
+    for (const p of alignmentTemplate(112)) expect(img.data[(Math.round(p.y) * 112 + Math.round(p.x)) * 3]).toBeLessThan(80);
+  });
+
+  it('stops on the row with data.onMissing: error, naming the CSV line', async () => {
+    const dir = affectnetProject(config.replace('onMissing: skip', 'onMissing: error'));
+    await expect(prepare(dir)).rejects.toThrow(/training\.csv:9: facial_landmarks must hold 68 points \(136 numbers separated by ";"\), found 3 values/);
+  });
+});
+
+describe('fermix prepare, an image folder with landmarks from the model', () => {
+  it('aligns the photos of <root>/<split>/<class>/ and lists a picture with no face by file', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fermix-prepare-folder-'));
+    dirs.push(dir);
+    const photo = path.join(faceApiDir(), 'demo', 'sample2.jpg');
+    for (const split of ['train', 'test']) {
+      for (const c of ['happy', 'sad']) {
+        mkdirSync(path.join(dir, 'photos', split, c), { recursive: true });
+        copyFileSync(photo, path.join(dir, 'photos', split, c, 'face.jpg'));
+      }
+    }
+    writeFileSync(path.join(dir, 'photos/train/sad/grey.jpg'), jpeg.encode({ width: 160, height: 120, data: Buffer.alloc(160 * 120 * 4, 128) }, 90).data);
+    writeFileSync(path.join(dir, 'fermix.config.yaml'), 'backend: wasm\ndata:\n  format: imagefolder\n  root: photos\n  align: { landmarks: model, size: 100 }\n');
+    const { code } = await prepare(dir);
+    expect(code).toBe(0);
+    const out = path.join(dir, 'aligned');
+    const summary = JSON.parse(readFileSync(path.join(out, 'prepare.json'), 'utf8')) as PrepareSummary;
+    expect(summary.counts).toEqual({ listed: 5, written: 4, failed: 1, skipped: 0 });
+    expect(summary.failures[0]).toMatchObject({ path: path.join(dir, 'photos/train/sad/grey.jpg'), kind: 'no-face' });
+    const img = decodeImage(readFileSync(path.join(out, 'test', 'sad', 'face.png')), 'face.png');
+    expect([img.width, img.height]).toEqual([100, 100]);
+    const trainConfig = await loadConfig({ file: path.join(out, 'fermix.config.yaml') });
+    expect(trainConfig.data).toMatchObject({ format: 'imagefolder', root: out, imageSize: 100 });
+  });
+});

@@ -41,7 +41,7 @@ export function dataSourceFor(config: FermixConfig): DataSource {
   };
   switch (data.format) {
     case 'imagefolder':
-      return createImageFolderSource({ root: data.root! });
+      return createImageFolderSource({ root: data.root!, align: data.align });
     case 'synthetic':
       return createSyntheticSource({ seed: config.seed, trainPerClass: data.trainPerClass, testPerClass: data.testPerClass });
     case 'rafdb':
@@ -49,7 +49,7 @@ export function dataSourceFor(config: FermixConfig): DataSource {
     case 'fer2013-csv':
       return createFer2013CsvSource({ file: root() });
     case 'affectnet':
-      return createAffectNetSource({ root: root(), classes: data.affectnetClasses, onMissing: data.onMissing });
+      return createAffectNetSource({ root: root(), classes: data.affectnetClasses, onMissing: data.onMissing, align: data.align });
   }
 }
 

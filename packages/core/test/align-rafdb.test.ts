@@ -79,9 +79,14 @@ describe('data.align in the config', () => {
       'data.align.size: one of 100 | 112',
     ]);
     expect(issuesOf(() => validate({ align: { size: 100 } }))).toEqual(['data.align.landmarks: one of dataset | model']);
-    expect(issuesOf(() => validateConfig({ data: { format: 'imagefolder', root: 'x', align: { landmarks: 'model', size: 100 } } }, { baseDir: '/' }))[0]).toMatch(
-      /^data\.align: no align for format imagefolder/,
+    expect(issuesOf(() => validateConfig({ data: { format: 'fer2013-csv', root: 'x.csv', align: { landmarks: 'model', size: 100 } } }, { baseDir: '/' }))[0]).toMatch(
+      /^data\.align: no align for format fer2013-csv/,
     );
+    expect(issuesOf(() => validateConfig({ data: { format: 'imagefolder', root: 'x', align: { landmarks: 'dataset', size: 100 } } }, { baseDir: '/' }))).toEqual([
+      'data.align.landmarks: model (an image folder has no landmark annotation: its faces are found by @fermix/landmarks)',
+    ]);
+    expect(validateConfig({ data: { format: 'imagefolder', root: 'x', align: { landmarks: 'model', size: 112 } } }, { baseDir: '/' }).data.imageSize).toBe(112);
+    expect(validateConfig({ data: { format: 'affectnet', root: 'x', align: { landmarks: 'dataset', size: 100 } } }, { baseDir: '/' }).data.align).toEqual({ landmarks: 'dataset', size: 100 });
   });
 });
 

@@ -42,8 +42,9 @@ export const configSchema = z.strictObject({
       /** Streaming: batches decoded ahead of the training step (memory: prefetch x batch x imageSize² x 3 bytes). */
       prefetch: z.number().int().min(1).max(64).default(4),
       /**
-       * rafdb: align the original images (Image/original) by five landmarks to a frontal template,
-       * from RAF-DB's Annotation/manual (`dataset`) or a face-landmark model (`model`, @fermix/landmarks).
+       * Align whole images by five landmarks to a frontal template: rafdb's originals (Image/original)
+       * by RAF-DB's Annotation/manual (`dataset`), affectnet's images by the CSV's facial_landmarks
+       * (`dataset`), or any of these and image folders by a face-landmark model (`model`, @fermix/landmarks).
        */
       align: z
         .strictObject({
@@ -53,11 +54,18 @@ export const configSchema = z.strictObject({
         .optional(),
     })
     .superRefine((data, ctx) => {
-      if (data.align && data.format !== 'rafdb') {
+      if (data.align && !['rafdb', 'affectnet', 'imagefolder'].includes(data.format)) {
         ctx.addIssue({
           code: 'custom',
           path: ['align'],
-          message: `no align for format ${data.format} (alignment reads original images with their landmarks; fermix supports it for format rafdb, Image/original)`,
+          message: `no align for format ${data.format} (alignment reads whole images: formats rafdb (Image/original), affectnet and imagefolder)`,
+        });
+      }
+      if (data.align && data.format === 'imagefolder' && data.align.landmarks !== 'model') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['align', 'landmarks'],
+          message: 'model (an image folder has no landmark annotation: its faces are found by @fermix/landmarks)',
         });
       }
       if (data.align && data.imageSize !== undefined && data.imageSize !== data.align.size) {

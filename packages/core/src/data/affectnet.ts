@@ -29,6 +29,9 @@ import {
   type OnMissing,
 } from './labels.js';
 import { DataError, EXPRESSION_CLASSES, type FileListSource, type ImageSet, type LoadOptions, type SplitFiles } from './source.js';
+import { fivePointsFrom68, type FivePoints, type LandmarkDetector } from './align.js';
+import type { AlignConfig, AlignItem, AlignableSource } from './align-files.js';
+import { alignedSource } from './aligned-source.js';
 
 export type { FaceBox } from './decode.js';
 
@@ -41,11 +44,31 @@ export interface AffectNetOptions {
   onMissing?: OnMissing;
   /** Decode worker threads (see `decodeFiles`); default picks by job size and cores. */
   workers?: number;
+  /**
+   * Align the whole images by five landmarks instead of cropping the face box (`data.align`): from
+   * the CSV's 68 `facial_landmarks` (`dataset`) or a face-landmark model (`model`).
+   */
+  align?: AlignConfig & { detector?: LandmarkDetector };
+}
+
+/**
+ * The five alignment points of a row's `facial_landmarks` (68 points, `x;y;x;y;...` in image
+ * pixels). A DataError names what is wrong with it.
+ */
+export function affectNetFivePoints(text: string): FivePoints {
+  const values = text.split(';').map((v) => v.trim());
+  if (values.length !== 136) throw new DataError(`facial_landmarks must hold 68 points (136 numbers separated by ";"), found ${values.length} values`);
+  const numbers = values.map(Number);
+  const bad = values.findIndex((v, i) => v === '' || !Number.isFinite(numbers[i]));
+  if (bad >= 0) throw new DataError(`facial_landmarks value ${bad + 1} is not a number, found "${values[bad]}"`);
+  return fivePointsFrom68(Array.from({ length: 68 }, (_, i) => ({ x: numbers[2 * i], y: numbers[2 * i + 1] })));
 }
 
 /** One kept row of an AffectNet CSV. */
 export interface AffectNetSample extends LabelledFile {
   box: FaceBox;
+  /** The row's `facial_landmarks` text (68 points as `x;y;x;y;...`), when the CSV has the column. */
+  landmarks?: string;
   /** 1-based line in the CSV. */
   line: number;
 }
@@ -81,6 +104,7 @@ export async function readAffectNetCsv(
   let dropped = 0;
   let columns: number[] | undefined;
   let fieldCount = 0;
+  let landmarksColumn: number | undefined;
   for await (const { text, line } of readLines(file)) {
     if (text.trim() === '') continue;
     const fail = (why: string) => new DataError(`${file}:${line}: ${why}`, file);
@@ -91,6 +115,7 @@ export async function readAffectNetCsv(
         throw fail(`expected a header with subDirectory_filePath, face_x, face_y, face_width, face_height and expression, found "${text.slice(0, 120)}"`);
       }
       columns = REQUIRED_COLUMNS.map((c) => byName.get(c)!);
+      landmarksColumn = byName.get('facial_landmarks');
       fieldCount = fields.length;
       continue;
     }
@@ -108,7 +133,8 @@ export async function readAffectNetCsv(
     const box = { x: Number(x), y: Number(y), width: Number(width), height: Number(height) };
     const bad = badBox(box, [x, y, width, height]);
     if (bad) throw fail(bad);
-    samples.push({ path: path.join(imagesDir, entry), label, box, line });
+    const landmarks = landmarksColumn === undefined ? undefined : fields[landmarksColumn].trim();
+    samples.push({ path: path.join(imagesDir, entry), label, box, line, ...(landmarks ? { landmarks } : {}) });
   }
   if (!columns) throw new DataError(`${file}: empty AffectNet CSV (expected a header and rows)`, file);
   return { samples, dropped };
@@ -122,7 +148,10 @@ function badBox(box: FaceBox, texts: string[]): string | undefined {
   return undefined;
 }
 
-export function createAffectNetSource(options: AffectNetOptions): InventorySource & FileListSource {
+/** Without `align`: a source that loads or streams its files. With it: one that aligns them on load. */
+export function createAffectNetSource(options: AffectNetOptions & { align?: undefined }): InventorySource & FileListSource;
+export function createAffectNetSource(options: AffectNetOptions): (InventorySource & FileListSource) | (InventorySource & AlignableSource);
+export function createAffectNetSource(options: AffectNetOptions): (InventorySource & FileListSource) | (InventorySource & AlignableSource) {
   const root = path.resolve(options.root);
   const mode = options.classes ?? 7;
   if (mode !== 7 && mode !== 8) throw new DataError(`AffectNet classes must be 7 or 8, got ${String(mode)}`);
@@ -148,7 +177,7 @@ export function createAffectNetSource(options: AffectNetOptions): InventorySourc
     return partitionMissing(listed, { root, what, onMissing: options.onMissing ?? 'error', logger });
   };
 
-  return {
+  const plain: InventorySource & FileListSource = {
     description: what,
     async classes() {
       return [...classes];
@@ -183,6 +212,38 @@ export function createAffectNetSource(options: AffectNetOptions): InventorySourc
       };
     },
   };
+  if (!options.align) return plain;
+
+  const align = options.align;
+  const onMissing = options.onMissing ?? 'error';
+  const description = `${what} (whole images aligned, landmarks from ${align.landmarks === 'dataset' ? 'the CSV\'s facial_landmarks' : 'a model'}, ${align.size}x${align.size})`;
+  return alignedSource({
+    base: plain,
+    description,
+    align,
+    detectorHint: 'createAffectNetSource({ align: { detector } })',
+    inventory: plain.inventory,
+    async alignPlan(split, logger) {
+      // The size only matters to the checks of presentSamples; alignment decodes at full size.
+      const { present, skipped } = await presentSamples(split, align.size, logger);
+      if (align.landmarks === 'model') return { classes: [...classes], items: present.map(({ path: p, label }) => ({ path: p, label })), skipped };
+      const items: AlignItem[] = [];
+      const csv = path.join(root, CSV_OF_SPLIT[split]);
+      for (const sample of present) {
+        try {
+          if (!sample.landmarks) throw new DataError('no facial_landmarks in this row (or no such column in the CSV); use data.align.landmarks: model');
+          items.push({ path: sample.path, label: sample.label, points: affectNetFivePoints(sample.landmarks), landmarksFile: `${csv}:${sample.line}` });
+        } catch (err) {
+          const reason = `${csv}:${sample.line}: ${(err as Error).message}`;
+          if (onMissing === 'error') throw new DataError(`${what}: ${reason} (set data.onMissing: skip to skip such rows)`, csv);
+          skipped.push({ path: sample.path, reason });
+        }
+      }
+      const unusable = present.length - items.length;
+      if (unusable > 0) logger.warn(`${what}: skipping ${unusable} rows of split "${split}" without usable facial_landmarks (data.onMissing: skip)`, { skipped: unusable });
+      return { classes: [...classes], items, skipped };
+    },
+  }) as InventorySource & AlignableSource;
 }
 
 function splitsIn(root: string): string[] {

@@ -15,11 +15,16 @@ import path from 'node:path';
 import { decodeFiles } from './decode-pool.js';
 import { canonicalFolderClasses, canonicalOrder, type InventorySource, type SplitInventory } from './labels.js';
 import { DataError, type FileListSource, type ImageSet, type LoadOptions, type SplitFiles } from './source.js';
+import type { LandmarkDetector } from './align.js';
+import type { AlignConfig, AlignableSource } from './align-files.js';
+import { alignedSource } from './aligned-source.js';
 
 export interface ImageFolderOptions {
   root: string;
   /** Decode worker threads (see `decodeFiles`); default picks by job size and cores. */
   workers?: number;
+  /** Align every image by five landmarks from a face-landmark model (`data.align`, `landmarks: model`). */
+  align?: AlignConfig & { detector?: LandmarkDetector };
 }
 
 const IMAGE_EXTENSION = /\.(png|jpe?g)$/i;
@@ -34,9 +39,12 @@ interface ClassFolder {
 /** The folder tree as found on disk: split name → class name → its folder. */
 type Layout = Map<string, Map<string, ClassFolder>>;
 
-export function createImageFolderSource(options: ImageFolderOptions): InventorySource & FileListSource {
+/** Without `align`: a source that loads or streams its files. With it: one that aligns them on load. */
+export function createImageFolderSource(options: ImageFolderOptions & { align?: undefined }): InventorySource & FileListSource;
+export function createImageFolderSource(options: ImageFolderOptions): (InventorySource & FileListSource) | (InventorySource & AlignableSource);
+export function createImageFolderSource(options: ImageFolderOptions): (InventorySource & FileListSource) | (InventorySource & AlignableSource) {
   const root = path.resolve(options.root);
-  return {
+  const plain: InventorySource & FileListSource = {
     description: `imagefolder ${options.root}`,
     async classes() {
       return classNames(scanLayout(root));
@@ -55,6 +63,23 @@ export function createImageFolderSource(options: ImageFolderOptions): InventoryS
       return splitFiles(root, split, `imagefolder ${options.root}`);
     },
   };
+  if (!options.align) return plain;
+
+  const align = options.align;
+  if (align.landmarks !== 'model') {
+    throw new DataError(`imagefolder ${options.root}: an image folder has no landmark annotation to align by; use data.align.landmarks: model`);
+  }
+  return alignedSource({
+    base: plain,
+    description: `imagefolder ${options.root} (aligned, landmarks from a model, ${align.size}x${align.size})`,
+    align,
+    detectorHint: 'createImageFolderSource({ align: { detector } })',
+    inventory: plain.inventory,
+    async alignPlan(split) {
+      const files = splitFiles(root, split, `imagefolder ${options.root}`);
+      return { classes: files.classes, items: files.items.map((item, i) => ({ path: item.path, label: files.labels[i] })), skipped: [] };
+    },
+  }) as InventorySource & AlignableSource;
 }
 
 function checkSize(size: number): void {
