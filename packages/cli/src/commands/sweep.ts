@@ -3,6 +3,7 @@ import { readSweepFile } from '../sweep/spec.js';
 import { runSweep } from '../sweep/runner.js';
 import { createReporter } from '../progress.js';
 import { UsageError } from './train.js';
+import { listenForStop } from '../stop-signals.js';
 
 export interface SweepCommandOptions {
   config?: string;
@@ -26,16 +27,9 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
     return 0;
   }
   const { logger } = createReporter();
-  let stopping = false;
-  const onSignal = () => {
-    if (stopping) process.exit(130);
-    stopping = true;
-    logger.warn('stopping the sweep: each run stops after its current step and keeps its last checkpoint; start the same command again to resume');
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const signals = listenForStop(logger, 'stopping the sweep: each run stops after its current step and keeps its last checkpoint; start the same command again to resume');
   try {
-    const result = await runSweep({ sweep, out, parallel, logger }, () => stopping);
+    const result = await runSweep({ sweep, out, parallel, logger }, () => signals.stopping);
     const finished = result.state.runs.filter((r) => r.status === 'finished').length;
     const inv = result.state.lastInvocation;
     process.stdout.write(
@@ -54,7 +48,6 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
     process.stdout.write(`tables and the HTML report: fermix report ${out}\n`);
     return 0;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    signals.release();
   }
 }

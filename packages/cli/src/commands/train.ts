@@ -2,6 +2,7 @@ import path from 'node:path';
 import { isRunDir, newRunDir, Trainer } from '@fermix/core';
 import { createReporter } from '../progress.js';
 import { openSession } from '../setup.js';
+import { listenForStop } from '../stop-signals.js';
 
 export interface TrainCommandOptions {
   config?: string;
@@ -19,20 +20,9 @@ export async function trainCommand(options: TrainCommandOptions): Promise<number
     throw new UsageError(`run folder ${runDir} already holds a run; continue it with --resume, or choose another --out (nothing was changed)`);
   }
   logger.info(`run folder: ${runDir}`);
-  let stopping = false;
-  const onSignal = () => {
-    if (stopping) process.exit(130);
-    stopping = true;
-    logger.warn('stopping after this step; the last epoch checkpoint stays (continue with --resume); press Ctrl-C again to quit now');
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const signals = listenForStop(logger, 'stopping after this step; the last epoch checkpoint stays (continue with --resume); press Ctrl-C again to quit now');
   // Started by `fermix sweep` (an IPC channel): if the sweep dies, even by kill -9, stop the same way.
-  const onOrphaned = () => {
-    if (stopping) return;
-    stopping = true;
-    logger.warn('the sweep that started this run is gone: stopping after this step; the last epoch checkpoint stays');
-  };
+  const onOrphaned = () => signals.stop('the sweep that started this run is gone: stopping after this step; the last epoch checkpoint stays');
   if (process.send) {
     process.channel?.unref();
     process.once('disconnect', onOrphaned);
@@ -43,7 +33,7 @@ export async function trainCommand(options: TrainCommandOptions): Promise<number
       runDir,
       resume: options.resume,
       onProgress: (e) => reporter.onProgress(e),
-      shouldStop: () => stopping,
+      shouldStop: () => signals.stopping,
     });
     const { metrics } = await trainer.run();
     reporter.done();
@@ -58,8 +48,7 @@ export async function trainCommand(options: TrainCommandOptions): Promise<number
     return 0;
   } finally {
     reporter.done();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    signals.release();
     process.off('disconnect', onOrphaned);
   }
 }
