@@ -85,6 +85,23 @@ describe('fermix command', () => {
     expect(readFileSync(path.join(run, 'metrics.json'), 'utf8')).toBe(before);
   });
 
+  it('with dropout and mixaugment, a seeded run repeats itself, and a run resumed after epoch 1 equals it', () => {
+    const withPlugins = tinyConfig.replace('epochs: 2', 'epochs: 2\n  earlyStopping: false') + 'plugins:\n  - mixaugment: { alpha: 0.4 }\n  - dropout: { rate: 0.5 }\n';
+    const dir = project(withPlugins);
+    const history = (run: string) => JSON.parse(readFileSync(path.join(dir, run, 'metrics.json'), 'utf8')).history.map((h: { trainLoss: number; accuracy: number }) => [h.trainLoss, h.accuracy]);
+    expect(fermix(['train', '--out', 'a'], dir).code).toBe(0);
+    expect(fermix(['train', '--out', 'b'], dir).code).toBe(0);
+    expect(history('b')).toEqual(history('a'));
+
+    writeFileSync(path.join(dir, 'fermix.config.yaml'), withPlugins.replace('epochs: 2', 'epochs: 1'));
+    expect(fermix(['train', '--out', 'c'], dir).code).toBe(0);
+    writeFileSync(path.join(dir, 'fermix.config.yaml'), withPlugins);
+    const resumed = fermix(['train', '--out', 'c', '--resume'], dir);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain('resuming from');
+    expect(history('c')).toEqual(history('a'));
+  });
+
   it('stops on a bad config before anything starts, naming the YAML path', () => {
     const dir = project(tinyConfig.replace('batchSize: 8', 'batchSize: eight'));
     const r = fermix(['train', '--out', 'run'], dir);

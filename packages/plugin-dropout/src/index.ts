@@ -5,6 +5,7 @@ export {
   dropoutOptionsSchema,
   dropoutPlacements,
   parseDropoutOptions,
+  seedMasksFrom,
   spatialDropoutLayer,
   HEAD_DROPOUT,
   SPATIAL_DROPOUT,

@@ -1,5 +1,5 @@
 import * as tfl from '@tensorflow/tfjs-layers';
-import { parseOptions, z, type FermixPlugin, type LayerFn, type ModelPlan } from '@fermix/core';
+import { parseOptions, z, type FermixPlugin, type LayerFn, type ModelPlan, type Rng } from '@fermix/core';
 
 /** Where the dropout layers go. */
 export const dropoutPlacements = ['head', 'spatial', 'blocks'] as const;
@@ -31,8 +31,8 @@ export const SPATIAL_DROPOUT = 'spatial_dropout';
 /**
  * Plain dropout: zeroes each unit with probability `rate` and scales the rest by 1 / (1 - rate),
  * in training only (`model.apply(x, { training: true })`, which is what fermix's step does); the
- * identity in `model.predict` and evaluation. No seed is passed on purpose: a seeded tfjs dropout
- * layer draws the same mask on every call.
+ * identity in `model.predict` and evaluation. No seed is passed here on purpose: a tfjs dropout layer
+ * built with a seed draws the same mask on every call (`seedMasksFrom` gives it a new one per call).
  */
 export function dropoutLayer(rate: number, name: string): tfl.layers.Layer {
   return tfl.layers.dropout({ rate, name });
@@ -50,23 +50,50 @@ export function spatialDropoutLayer(rate: number, name: string): tfl.layers.Laye
   return tfl.layers.dropout({ rate, name, noiseShape: [null, 1, 1, null] as unknown as number[] });
 }
 
-const apply = (layer: tfl.layers.Layer, x: tfl.SymbolicTensor) => layer.apply(x) as tfl.SymbolicTensor;
+/**
+ * Makes a dropout layer draw each training call's mask from `rng`: before the call it sets the
+ * layer's seed to the generator's next value (tfjs then draws `randomUniform(shape, seed)`), so a
+ * new mask per call, and the same sequence of masks for the same generator. fermix passes the run's
+ * plugin generator, which checkpoints keep: a seeded run repeats itself, and a resumed run draws
+ * the masks the uninterrupted one would have. The seed is left out of the saved config, so a loaded
+ * model (stock tfjs, plain `Dropout`) draws unseeded masks if trained further.
+ */
+export function seedMasksFrom(layer: tfl.layers.Layer, rng: Rng): tfl.layers.Layer {
+  const target = layer as unknown as { seed?: number };
+  const call = layer.call.bind(layer);
+  layer.call = (inputs, kwargs) => {
+    if (kwargs?.training) target.seed = rng.nextUint32();
+    return call(inputs, kwargs);
+  };
+  const getConfig = layer.getConfig.bind(layer);
+  layer.getConfig = () => {
+    const config = getConfig();
+    delete config.seed;
+    return config;
+  };
+  return layer;
+}
 
-/** The layer functions a placement adds to a plan. */
-export function dropoutLayerFns(options: DropoutOptions): Pick<ModelPlan, 'afterBlock' | 'beforePool' | 'beforeHead'> {
+const apply = (layer: tfl.layers.Layer, x: tfl.SymbolicTensor, rng?: Rng) => (rng ? seedMasksFrom(layer, rng) : layer).apply(x) as tfl.SymbolicTensor;
+
+/**
+ * The layer functions a placement adds to a plan. With `rng`, each layer draws its masks from it
+ * (see `seedMasksFrom`); without, tfjs' own unseeded masks.
+ */
+export function dropoutLayerFns(options: DropoutOptions, rng?: Rng): Pick<ModelPlan, 'afterBlock' | 'beforePool' | 'beforeHead'> {
   const none = { afterBlock: [], beforePool: [], beforeHead: [] };
   const { rate, placement } = options;
   switch (placement) {
     case 'head': {
-      const fn: LayerFn = (x) => apply(dropoutLayer(rate, HEAD_DROPOUT), x);
+      const fn: LayerFn = (x) => apply(dropoutLayer(rate, HEAD_DROPOUT), x, rng);
       return { ...none, beforeHead: [fn] };
     }
     case 'spatial': {
-      const fn: LayerFn = (x) => apply(spatialDropoutLayer(rate, SPATIAL_DROPOUT), x);
+      const fn: LayerFn = (x) => apply(spatialDropoutLayer(rate, SPATIAL_DROPOUT), x, rng);
       return { ...none, beforePool: [fn] };
     }
     case 'blocks': {
-      const fn: LayerFn = (x, info) => apply(dropoutLayer(rate, `${info.name}_dropout`), x);
+      const fn: LayerFn = (x, info) => apply(dropoutLayer(rate, `${info.name}_dropout`), x, rng);
       return { ...none, afterBlock: [fn] };
     }
   }
@@ -93,9 +120,10 @@ export function dropout(options: DropoutOptionsInput = {}): FermixPlugin {
   return {
     name: 'dropout',
     apiVersion: 1,
-    transformModel(plan: ModelPlan): ModelPlan {
+    transformModel(plan: ModelPlan, ctx?: { rng?: Rng }): ModelPlan {
       if (opts.rate === 0) return plan;
-      const add = dropoutLayerFns(opts);
+      // Masks from the run's plugin generator: seeded, and restored with it on --resume.
+      const add = dropoutLayerFns(opts, ctx?.rng);
       return {
         ...plan,
         afterBlock: [...plan.afterBlock, ...add.afterBlock],

@@ -170,6 +170,30 @@ describe('training and inference', () => {
     });
   }
 
+  it('draws its masks from the run\'s generator: the same seed gives the same masks call after call, a new one each call', () => {
+    const withSeed = (seed: number) => {
+      const plan = basePlan({ backbone: 'small-cnn', imageSize: 16, numClasses: 3, backboneOptions: { widths: [4, 8], convsPerStage: 1 } });
+      const model = buildModel(applyModelTransforms(plan, [dropout({ rate: 0.5, placement: 'blocks' }), dropout({ rate: 0.5 })], { ...setup, rng: new Rng(seed) }), backbones);
+      initializeKernels(model, new Rng(1));
+      return model;
+    };
+    const x = images();
+    const [a, b, c] = [withSeed(7), withSeed(7), withSeed(8)];
+    const calls = (m: tfl.LayersModel) => [0, 1, 2].map(() => values(m.apply(x, { training: true }) as tf.Tensor));
+    const [ra, rb, rc] = [calls(a), calls(b), calls(c)];
+    expect(ra).toEqual(rb);
+    expect(ra[0]).not.toEqual(ra[1]);
+    expect(ra[1]).not.toEqual(ra[2]);
+    expect(ra[0]).not.toEqual(rc[0]);
+    // Inference draws nothing: the generator's sequence is unchanged by predict.
+    const d = withSeed(7);
+    d.predict(x);
+    expect(calls(d)).toEqual(ra);
+    // The saved config has no seed: a loaded model is a plain Dropout.
+    expect(a.getLayer('head_dropout').getConfig()).not.toHaveProperty('seed');
+    x.dispose();
+  });
+
   it('head_dropout zeroes about `rate` of its inputs and scales the rest by 1 / (1 - rate), a new mask per call', () => {
     for (const rate of [0.5, 0.2]) {
       const layer = build({ rate }).getLayer('head_dropout');
