@@ -18,7 +18,7 @@ import { ensureBuilt, lockDist, packagesDir, pluginDir } from './dist.js';
 
 const SKIP = process.env.FERMIX_SKIP_PACK === '1';
 const TFJS = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm'];
-const PUBLIC = ['core', 'backbones', 'plugin-mixup', 'plugin-mixaugment', 'plugin-flip', 'plugin-dropout', 'report', 'cli'];
+const PUBLIC = ['core', 'backbones', 'plugin-mixup', 'plugin-mixaugment', 'plugin-flip', 'plugin-dropout', 'report', 'landmarks', 'cli'];
 const CLI_DEPS = ['@fermix/core', '@fermix/backbones', '@fermix/plugin-mixup', '@fermix/plugin-mixaugment', '@fermix/plugin-flip', '@fermix/plugin-dropout', '@fermix/report'];
 /** Packages that compute nothing with tensors: no tfjs peer. */
 const NO_TFJS = ['@fermix/report'];
@@ -100,8 +100,8 @@ describe.skipIf(SKIP)('publish proof: pack, install in a scratch project, run th
     if (work && process.env.FERMIX_KEEP_PACK !== '1') rmSync(work, { recursive: true, force: true });
   });
 
-  it('packs the eight public packages and the example plugin', () => {
-    expect([...packed.keys()].sort()).toEqual([...CLI_DEPS, '@fermix/cli', 'fermix-plugin-cutmix'].sort());
+  it('packs the nine public packages and the example plugin', () => {
+    expect([...packed.keys()].sort()).toEqual([...CLI_DEPS, '@fermix/landmarks', '@fermix/cli', 'fermix-plugin-cutmix'].sort());
   });
 
   it('each tarball has its ESM, CJS and type entries, README and LICENSE', () => {
@@ -233,6 +233,21 @@ describe.skipIf(SKIP)('publish proof: pack, install in a scratch project, run th
       const md = readFileSync(path.join(project, 'runs/mini/report/report.md'), 'utf8');
       expect(md).toContain('mixaugment+flip');
       expect(existsSync(path.join(project, 'runs/mini/report/report.html'))).toBe(true);
+    });
+
+    it('the installed `fermix prepare` finds faces with the optional @fermix/landmarks, offline, on the one tfjs', async () => {
+      const photos = path.join(project, 'photos');
+      const photo = path.join(project, 'node_modules/@vladmandic/face-api/demo/sample2.jpg');
+      const source = existsSync(photo) ? photo : path.join(packagesDir, 'landmarks/node_modules/@vladmandic/face-api/demo/sample2.jpg');
+      for (const split of ['train', 'test']) {
+        mkdirSync(path.join(photos, split, 'happy'), { recursive: true });
+        writeFileSync(path.join(photos, split, 'happy', 'face.jpg'), readFileSync(source));
+      }
+      writeFileSync(path.join(project, 'align.yaml'), 'backend: wasm\ndata:\n  format: imagefolder\n  root: photos\n  align: { landmarks: model, size: 112 }\n');
+      const prepared = await run(fermix, ['prepare', '-c', 'align.yaml', '--out', 'aligned'], { cwd: project, env, timeout: 300_000 });
+      expect(prepared.stdout).toContain('aligned 2 of 2 images');
+      expect(existsSync(path.join(project, 'aligned/test/happy/face.png'))).toBe(true);
+      expect(copiesOf('@tensorflow/tfjs-core', path.join(project, 'node_modules'))).toHaveLength(1);
     });
 
     it('and loads a third-party plugin by its package name (fermix-plugin-cutmix)', async () => {
