@@ -121,6 +121,16 @@ describe('createRafdbSource', () => {
     expect(await collect(streamed)).toEqual(await collect(inMemory));
   });
 
+  it('opened in memory, a split is listed once: its missing images are reported once (onMissing: skip)', async () => {
+    const root = rafdbRoot(`${SMALL}\ntrain_00008.jpg 4`, (name) => name !== 'train_00008.jpg');
+    const logger = createMemoryLogger();
+    const split = await openSplit(createRafdbSource({ root, onMissing: 'skip' }), 'train', { imageSize: 4, logger, budgetBytes: 1 << 20, prefetch: 2 });
+    expect(split.streamed).toBe(false);
+    expect(split.count).toBe(7);
+    expect(split.skipped.map((s) => path.basename(s.path))).toEqual(['train_00008_aligned.jpg']);
+    expect(logger.lines.filter((l) => l.level === 'warn' && l.message.includes('train_00008'))).toHaveLength(1);
+  });
+
   it('rejects a missing image by name, with the count; onMissing: skip loads the rest with a warning', async () => {
     const labels = `${SMALL}\ntest_00008.jpg 4\ntest_00009.jpg 4`;
     const root = rafdbRoot(labels, (name) => name !== 'test_00008.jpg' && name !== 'test_00009.jpg');

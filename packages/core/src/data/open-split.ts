@@ -4,8 +4,11 @@
  * A split that fits is decoded whole into an ImageSet as before (RAF-DB at 100x100: ~460 MB); one
  * that does not (AffectNet: ~290k images, ~8.7 GB at 100x100) is streamed from disk.
  */
+import type { Logger } from '../logger.js';
 import { classCounts } from './balance.js';
-import { DataError, isFileListSource, type DataSource } from './source.js';
+import { decodeFiles } from './decode-pool.js';
+import { assembleImageSet, requireEveryClass } from './labels.js';
+import { DataError, isFileListSource, type DataSource, type ImageSet, type SplitFiles } from './source.js';
 import { memorySplit, streamedSplit, type SplitData, type StreamOptions } from './stream.js';
 
 export interface OpenSplitOptions extends Omit<StreamOptions, 'size'> {
@@ -34,7 +37,9 @@ export async function openSplit(source: DataSource, split: string, options: Open
   }
   const files = await source.files(split, loadOptions);
   const bytes = files.items.length * size * size * 3;
-  if (bytes <= options.budgetBytes) return memorySplit(await source.load(split, loadOptions), split);
+  // Decoded from the listing just made: listing again (source.load) would re-read the label file or
+  // CSV and log its missing files twice.
+  if (bytes <= options.budgetBytes) return memorySplit(await loadListedFiles(files, size, logger), split);
 
   requireListedClasses(files.labels, files.classes, split, files.what);
   logger.info(
@@ -42,6 +47,15 @@ export async function openSplit(source: DataSource, split: string, options: Open
     { split, images: files.items.length, mb: +mb(bytes) },
   );
   return streamedSplit(files, { ...options, size });
+}
+
+/** Decodes a split's listed files into memory, as the sources' own `load` does. */
+async function loadListedFiles(files: SplitFiles, size: number, logger: Logger): Promise<ImageSet> {
+  const results = await decodeFiles(files.items, size, { logger });
+  const listed = files.items.map((item, i) => ({ path: item.path, label: files.labels[i] }));
+  const set = assembleImageSet({ files: listed, results, size, classes: files.classes, split: files.split, what: files.what, skipped: files.skipped, logger });
+  requireEveryClass(set, files.split, files.what);
+  return set;
 }
 
 /** An empty split or class is an error before training, streamed or not (unreadable files show up later). */
