@@ -74,7 +74,6 @@ export {
 } from './data/align.js';
 export {
   alignImageFile,
-  encodeRgbPng,
   isAlignable,
   toRgbImage,
   type AlignableSource,
@@ -86,7 +85,7 @@ export {
 } from './data/align-files.js';
 export { parseRafdbLandmarks, rafdbAnnotationPath, rafdbOriginalPath, RAFDB_ANNOTATION_DIR, RAFDB_ORIGINAL_DIR } from './data/rafdb-annotations.js';
 export { DecodePool, type DecodePoolOptions, type DecoderChoice } from './data/decode-pool.js';
-export { codecWith, type DecodeItem, type NativeDecode } from './data/decode.js';
+export { codecWith, encodeRgbPng, type DecodeItem, type NativeDecode } from './data/decode.js';
 export { loadSharp } from './data/sharp-decoder.js';
 export { memorySplit, streamedSplit, defaultStreamWorkers, type SplitBatch, type SplitData, type StreamOptions } from './data/stream.js';
 export { openSplit, budgetBytesOf, type OpenSplitOptions } from './data/open-split.js';

@@ -4,7 +4,6 @@
  * load (RAF-DB's originals) and by `fermix prepare`, which writes the aligned copy once.
  */
 import { readFileSync } from 'node:fs';
-import pngjs from 'pngjs';
 import type { Logger } from '../logger.js';
 import { alignFace, type AlignSize, type FivePoints, type LandmarkDetector, type RgbImage } from './align.js';
 import { decodeImage, type DecodedImage } from './decode.js';
@@ -103,12 +102,4 @@ export async function alignImageFile(item: AlignItem, size: number, detector?: L
     const from = item.landmarksFile ? ` (landmarks from ${item.landmarksFile})` : '';
     return { ok: false, kind: 'bad-landmarks', reason: `cannot align${from}: ${(err as Error).message}` };
   }
-}
-
-/** An RGB image as PNG bytes (8-bit, colour type 2, no alpha). */
-export function encodeRgbPng(rgb: Uint8Array, width: number, height: number): Uint8Array {
-  if (rgb.length !== width * height * 3) throw new Error(`encodeRgbPng: expected ${width}x${height}x3 = ${width * height * 3} bytes, got ${rgb.length}`);
-  const png = new pngjs.PNG({ width, height, colorType: 2, inputColorType: 2, inputHasAlpha: false });
-  png.data = Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength);
-  return pngjs.PNG.sync.write(png, { colorType: 2, inputColorType: 2, inputHasAlpha: false });
 }

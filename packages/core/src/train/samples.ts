@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Container } from 'inversify';
-import pngjs from 'pngjs';
 import { silentLogger, type Logger } from '../logger.js';
+import { encodeRgbPng } from '../data/decode.js';
 import { Rng } from '../rng.js';
 import type { Batch, FermixPlugin, PluginContext } from '../types.js';
 import { writeFileAtomic } from '../run-folder.js';
@@ -39,12 +39,9 @@ export interface GalleryOptions {
 
 /** PNG bytes of an RGB float image in [0, 1] (values outside are clipped). */
 export function encodePng(pixels: Float32Array | number[], size: number): Buffer {
-  const png = new pngjs.PNG({ width: size, height: size });
-  for (let p = 0; p < size * size; p++) {
-    for (let c = 0; c < 3; c++) png.data[p * 4 + c] = Math.max(0, Math.min(255, Math.round(pixels[p * 3 + c] * 255)));
-    png.data[p * 4 + 3] = 255;
-  }
-  return pngjs.PNG.sync.write(png);
+  const bytes = Uint8Array.from({ length: size * size * 3 }, (_, i) => Math.max(0, Math.min(255, Math.round(pixels[i] * 255))));
+  const png = encodeRgbPng(bytes, size, size);
+  return Buffer.from(png.buffer, png.byteOffset, png.byteLength);
 }
 
 /**
