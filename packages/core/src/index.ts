@@ -24,7 +24,7 @@ export { categoricalCrossEntropy, weightedCrossEntropy, PROBABILITY_EPSILON } fr
 export { createTrainStep, forwardViews, type PlainBatch, type TrainStep, type TrainStepOptions } from './train/step.js';
 export { batchRanges, batchTensors, gatherBatch, identityOrder, type HostBatch } from './train/batches.js';
 export { evaluateModel, predictSet, recalibrateBatchNorm } from './train/evaluate.js';
-export { Trainer, loadSplit, type EpochRecord, type ProgressEvent, type RunMetrics, type TrainerOptions, type TrainResult } from './train/trainer.js';
+export { Trainer, type EpochRecord, type ProgressEvent, type RunMetrics, type TrainerOptions, type TrainResult } from './train/trainer.js';
 export { z } from 'zod';
 export { loadPretrainedWeights, type PretrainedWeightsReport, type LoadPretrainedWeightsOptions } from './weights.js';
 export { accumulatedGradients, microBatchRanges, type AccumulatedGradients, type AccumulatedGradientsOptions, type LossFromProbabilities, type MicroBatchSlice } from './train/micro-batch.js';
@@ -88,6 +88,6 @@ export { DecodePool, type DecodePoolOptions, type DecoderChoice } from './data/d
 export { codecWith, encodeRgbPng, type DecodeItem, type NativeDecode } from './data/decode.js';
 export { loadSharp } from './data/sharp-decoder.js';
 export { memorySplit, streamedSplit, defaultStreamWorkers, type SplitBatch, type SplitData, type StreamOptions } from './data/stream.js';
-export { openSplit, budgetBytesOf, type OpenSplitOptions } from './data/open-split.js';
+export { loadSplit, openSplit, budgetBytesOf, type OpenSplitOptions } from './data/open-split.js';
 export { evaluateSplit, recalibrateBatchNormSplit } from './train/evaluate.js';
 export { encodePng, galleryOfBatch, sampleGallery, writeSampleGallery, type GalleryOptions, type GallerySample, type SampleGallery } from './train/samples.js';

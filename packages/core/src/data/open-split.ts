@@ -19,13 +19,24 @@ export interface OpenSplitOptions extends Omit<StreamOptions, 'size'> {
 
 const MB = 2 ** 20;
 
-/** Opens `split` of `source`; an unknown split is a DataError listing the splits there are. */
-export async function openSplit(source: DataSource, split: string, options: OpenSplitOptions): Promise<SplitData> {
-  const { imageSize: size, logger } = options;
+/** An unknown split is a DataError listing the splits there are. */
+async function requireSplit(source: DataSource, split: string): Promise<void> {
   const splits = await source.splits();
   if (!splits.includes(split)) {
     throw new DataError(`${source.description}: no split "${split}" (found: ${splits.join(', ') || 'none'}); set data.trainSplit / data.testSplit`);
   }
+}
+
+/** Decodes one whole split into memory; an unknown split is a DataError listing the splits there are. */
+export async function loadSplit(source: DataSource, split: string, imageSize: number, logger: Logger): Promise<ImageSet> {
+  await requireSplit(source, split);
+  return source.load(split, { imageSize, logger });
+}
+
+/** Opens `split` of `source`; an unknown split is a DataError listing the splits there are. */
+export async function openSplit(source: DataSource, split: string, options: OpenSplitOptions): Promise<SplitData> {
+  const { imageSize: size, logger } = options;
+  await requireSplit(source, split);
   const loadOptions = { imageSize: size, logger };
   if (!isFileListSource(source)) {
     // Pixels that live in a CSV (fer2013-csv) or are drawn (synthetic) are loaded whole.

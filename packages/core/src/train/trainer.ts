@@ -6,7 +6,7 @@ import type { BackendChoice } from '../backend/select.js';
 import type { CheckpointState, CheckpointStore } from '../checkpoint.js';
 import type { FermixConfig } from '../config/schema.js';
 import { TOKENS, type BackendService } from '../container.js';
-import { DataError, type DataSource, type ImageSet } from '../data/source.js';
+import { DataError, type DataSource } from '../data/source.js';
 import { budgetBytesOf, openSplit } from '../data/open-split.js';
 import type { SplitData } from '../data/stream.js';
 import type { Logger } from '../logger.js';
@@ -89,15 +89,6 @@ function better(monitor: MonitorName, value: number, best: number | null): boole
 
 function metricValue(metrics: ClassificationMetrics, monitor: MonitorName): number {
   return monitor === 'loss' ? metrics.loss ?? Infinity : metrics[monitor];
-}
-
-/** Loads one split, with an error that lists the splits there are when it is missing. */
-export async function loadSplit(source: DataSource, split: string, imageSize: number, logger: Logger): Promise<ImageSet> {
-  const splits = await source.splits();
-  if (!splits.includes(split)) {
-    throw new DataError(`${source.description}: no split "${split}" (found: ${splits.join(', ') || 'none'}); set data.trainSplit / data.testSplit`);
-  }
-  return source.load(split, { imageSize, logger });
 }
 
 /**
