@@ -6,18 +6,20 @@ import { computeMetrics, type ClassificationMetrics } from '../metrics.js';
 import type { Rng } from '../rng.js';
 import { batchRanges, gatherBatch, identityOrder, type HostBatch } from './batches.js';
 
+/** Class probabilities of a host batch, row-major, in inference mode. */
+function predictBatch(model: tfl.LayersModel, host: HostBatch, size: number): Float32Array {
+  const probs = tf.tidy(() => model.predict(tf.tensor4d(host.x, [host.count, size, size, 3])) as tf.Tensor);
+  const values = probs.dataSync() as Float32Array;
+  probs.dispose();
+  return values;
+}
+
 /** Class probabilities of every sample of a set, N*K row-major, in inference mode. */
 export function predictSet(model: tfl.LayersModel, set: ImageSet, batchSize: number): Float32Array {
   const k = (model.outputs[0].shape as number[])[1];
   const out = new Float32Array(set.count * k);
   const order = identityOrder(set.count);
-  for (let start = 0; start < set.count; start += batchSize) {
-    const end = Math.min(set.count, start + batchSize);
-    const host = gatherBatch(set, order, start, end);
-    const probs = tf.tidy(() => model.predict(tf.tensor4d(host.x, [host.count, set.size, set.size, 3])) as tf.Tensor);
-    out.set(probs.dataSync(), start * k);
-    probs.dispose();
-  }
+  for (const [start, end] of evaluationRanges(set.count, batchSize)) out.set(predictBatch(model, gatherBatch(set, order, start, end), set.size), start * k);
   return out;
 }
 
@@ -43,9 +45,7 @@ export async function evaluateSplit(model: tfl.LayersModel, data: SplitData, bat
   const labels = new Int32Array(data.count);
   let n = 0;
   for await (const host of data.batches(identityOrder(data.count), evaluationRanges(data.count, batchSize))) {
-    const out = tf.tidy(() => model.predict(tf.tensor4d(host.x, [host.count, data.size, data.size, 3])) as tf.Tensor);
-    probs.set(out.dataSync(), n * k);
-    out.dispose();
+    probs.set(predictBatch(model, host, data.size), n * k);
     labels.set(host.labels, n);
     n += host.count;
   }
