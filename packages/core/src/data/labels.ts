@@ -167,7 +167,7 @@ export function partitionMissing<T extends LabelledFile>(
 }
 
 /** Unreadable files each get a warning up to this many; the rest only count in the summary. */
-const MAX_FILE_WARNINGS = 10;
+export const MAX_FILE_WARNINGS = 10;
 
 /**
  * Packs decoded images into an ImageSet. A failed decode is skipped with a warning (the first few

@@ -18,6 +18,7 @@ import type { Logger } from '../logger.js';
 import { gatherBatch, type HostBatch } from '../train/batches.js';
 import { DecodePool, type DecoderChoice } from './decode-pool.js';
 import type { DecodedBatch } from './decode.js';
+import { MAX_FILE_WARNINGS } from './labels.js';
 import type { ImageSet, SplitFiles } from './source.js';
 
 /** A host batch and which samples of the split it holds. */
@@ -92,8 +93,6 @@ export function defaultStreamWorkers(cores = availableParallelism()): number {
   return cores < 2 ? 0 : Math.min(4, cores - 1);
 }
 
-/** Unreadable files each get a warning up to this many per split; the rest are counted. */
-const MAX_FILE_WARNINGS = 10;
 
 /** A split streamed from disk: each batch decoded (on workers) when the read gets near it. */
 export function streamedSplit(files: SplitFiles, options: StreamOptions): SplitData {
