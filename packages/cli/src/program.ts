@@ -7,6 +7,8 @@ import { prepareCommand } from './commands/prepare.js';
 import { reportCommand } from './commands/report.js';
 import { sweepCommand } from './commands/sweep.js';
 import { trainCommand } from './commands/train.js';
+import { serveSteps } from './bench/step-server.js';
+import { parseThreadsFlag } from './setup.js';
 
 declare const __FERMIX_VERSION__: string | undefined;
 
@@ -23,6 +25,7 @@ export function createProgram(run: (code: Promise<number>) => void): Command {
     .option('-c, --config <file>', 'config file (default: fermix.config.yaml or .fermixrc.yaml, searched from here upward; none: synthetic quickstart data)')
     .option('-o, --out <dir>', 'run folder (default: a new folder under ./runs)')
     .option('--resume', 'continue the run in --out from its last checkpoint')
+    .option('--threads <n|auto>', "threads of the wasm backend (default: the config's threads, else auto: every core, or the share fermix sweep gives each run)")
     .addHelpText(
       'after',
       '\nExamples:\n  fermix train -c examples/quickstart/fermix.config.yaml\n  fermix train -c my.yaml --out runs/exp1\n  fermix train -c my.yaml --out runs/exp1 --resume    # after Ctrl-C or a crash',
@@ -35,6 +38,7 @@ export function createProgram(run: (code: Promise<number>) => void): Command {
     .option('-c, --config <file>', 'config the checkpoint was trained with (e.g. <run>/config.yaml)')
     .requiredOption('--checkpoint <dir>', 'checkpoint folder, e.g. <run>/checkpoints/best')
     .option('--split <name>', 'split to evaluate (default: data.testSplit)')
+    .option('--threads <n|auto>', "threads of the wasm backend (default: the config's threads, else every core)")
     .addOption(new Option('--json <file>', 'also write the metrics as JSON'))
     .action((opts) => run(evalCommand(opts)));
 
@@ -67,6 +71,8 @@ export function createProgram(run: (code: Promise<number>) => void): Command {
     .option('--batch <n>', 'batch size of every measurement', '32')
     .option('--data <dir>', 'image folder for the small-CNN batches and the decoding figure, or "synthetic" (default: $FERMIX_BENCH_DATA, else ../shared/data/fer2013-mini)')
     .option('--no-parallel', 'skip timing two trainings side by side against one (separate processes, as fermix sweep --parallel 2)')
+    .option('--threads <n|auto>', 'threads of the wasm backend for the measurements (default auto: every core); the thread-scaling figure always compares 1 with this')
+    .option('--no-scaling', 'skip the thread-scaling figure (all threads against 1, in two step-server processes)')
     .addHelpText('after', '\nExamples:\n  fermix bench --quick\n  fermix bench --json bench.json\n  fermix bench --backends wasm --models small-cnn,resnet18 --json runs/bench.json\n\nWhat each figure means: docs/bench.md')
     .action((opts) => run(benchCommand(opts)));
 
@@ -88,6 +94,13 @@ export function createProgram(run: (code: Promise<number>) => void): Command {
     .option('--compare <method>', 'the method Table 5 compares with vanilla, e.g. mixaugment+flip (default: the best non-vanilla method)')
     .addHelpText('after', '\nExamples:\n  fermix report runs/sweep\n  fermix report runs/sweep --compare mixup --out reports/mixup')
     .action((folder, opts) => run(reportCommand(folder, opts)));
+
+  program
+    .command('step-server', { hidden: true })
+    .description('time one training step per request, JSON lines on stdin/stdout (for benchmarks that interleave processes: fermix bench, scripts/bench-anchor)')
+    .option('--backend <name>', 'backend', 'wasm')
+    .option('--threads <n|auto>', 'threads of the wasm backend', 'auto')
+    .action((opts) => run(serveSteps({ backend: opts.backend, threads: parseThreadsFlag(opts.threads) })));
 
   program
     .command('backbones')

@@ -1,5 +1,6 @@
 import { registerBackbones } from '@fermix/backbones';
 import { registerBuiltinPlugins } from './builtins.js';
+import { UsageError } from './commands/train.js';
 import {
   createContainer,
   loadConfig,
@@ -21,9 +22,18 @@ export interface Session {
   plugins: FermixPlugin[];
 }
 
+/** `--threads <n|auto>`: a positive integer or `auto`; anything else is a usage error. */
+export function parseThreadsFlag(value: string): FermixConfig['threads'] {
+  if (value === 'auto') return 'auto';
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 256) throw new UsageError(`--threads expects "auto" or an integer from 1 to 256, got "${value}"`);
+  return n;
+}
+
 /** Config, container with fermix's backbones and plugins registered, and the config's plugins, validated. */
-export async function openSession(configFile: string | undefined, logger: Logger): Promise<Session> {
+export async function openSession(configFile: string | undefined, logger: Logger, overrides: { threads?: string } = {}): Promise<Session> {
   const config = await loadConfig({ file: configFile });
+  if (overrides.threads !== undefined) config.threads = parseThreadsFlag(overrides.threads);
   logger.info(`config: ${config.configFile ?? 'none found, using the defaults (synthetic data)'}`);
   const container = createContainer(config, logger);
   registerBackbones(container.get<BackboneRegistry>(TOKENS.BackboneRegistry));

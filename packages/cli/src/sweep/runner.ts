@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { isRunDir, runPaths, writeFileAtomic, type Logger } from '@fermix/core';
+import { availableCores, isRunDir, runPaths, splitCores, writeFileAtomic, type Logger } from '@fermix/core';
 import type { SweepRun, SweepSpec } from './spec.js';
 import { writeRunConfig } from './spec.js';
 import { UsageError } from '../commands/train.js';
@@ -58,6 +58,16 @@ export interface SweepResult {
   state: SweepState;
   interrupted: boolean;
   failed: SweepRunRecord[];
+}
+
+/**
+ * The cores split between the runs that train at once: FERMIX_THREADS for each run (its config's
+ * `threads: auto` takes it), unless the user set FERMIX_THREADS already.
+ */
+export function runThreadsEnv(parallel: number, env: NodeJS.ProcessEnv, cores: number = availableCores()): Record<string, string> {
+  if (env.FERMIX_THREADS) return {};
+  const threads = splitCores(parallel, cores);
+  return { FERMIX_THREADS: String(threads), FERMIX_THREADS_WHY: `${cores} core${cores === 1 ? '' : 's'} shared by ${parallel} run${parallel === 1 ? '' : 's'} at a time` };
 }
 
 /** How this process was started, so a run is the same `fermix` (built, or from sources under tsx). */
@@ -152,6 +162,8 @@ async function runLocked(options: SweepRunnerOptions, shouldStop: () => boolean)
   const done = records.filter((r) => r.status === 'finished').length;
   logger.info(`sweep: ${records.length} runs, ${done} already finished, ${records.length - done} to run, ${parallel} at a time`, { out });
   const queue = records.filter((r) => r.status !== 'finished');
+  const threadsEnv = runThreadsEnv(parallel, { ...process.env, ...options.env });
+  if (threadsEnv.FERMIX_THREADS) logger.info(`each run's wasm backend gets ${threadsEnv.FERMIX_THREADS} thread(s): ${threadsEnv.FERMIX_THREADS_WHY}`);
   const running = new Map<ChildProcess, SweepRunRecord>();
   const started = Date.now();
   let cpuSeconds = 0;
@@ -171,7 +183,7 @@ async function runLocked(options: SweepRunnerOptions, shouldStop: () => boolean)
       // Its own process group: a Ctrl-C in the terminal reaches only the sweep, which passes on one
       // SIGINT (two would make a run quit at once instead of after its step).
       detached: true,
-      env: { ...process.env, ...options.env, CI: 'true', FERMIX_SWEEP_RUN: record.name },
+      env: { ...process.env, ...options.env, ...threadsEnv, CI: 'true', FERMIX_SWEEP_RUN: record.name },
     });
     closeSync(fd);
     writeFileSync(path.join(dir, '.pid'), String(child.pid ?? ''));

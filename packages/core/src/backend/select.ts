@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Logger } from '../logger.js';
-import { initWasmBackend } from './wasm.js';
+import { initWasmBackend, type ThreadsSetting, type WasmBackendInfo } from './wasm.js';
 
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -12,6 +12,15 @@ export interface BackendChoice {
   provider: string;
   /** Why this one: what was tried before it and how that failed. */
   reasons: string[];
+  /** Threads the backend's kernels run on (wasm: its pthread pool plus the calling thread; cpu: 1). Unknown for tensorflow, which sizes its own pools. */
+  threads?: number;
+  /** Why that many threads (wasm), and why fewer than asked if the threaded start failed. */
+  threadsReason?: string;
+}
+
+export interface SelectBackendOptions {
+  /** Threads for the wasm backend (config `threads`, CLI `--threads`): a count, or `auto`. */
+  threads?: ThreadsSetting;
 }
 
 const require = createRequire(import.meta.url);
@@ -32,9 +41,9 @@ async function tryTensorflow(pkg: '@tensorflow/tfjs-node-gpu' | '@tensorflow/tfj
   }
 }
 
-async function tryWasm(): Promise<string | null> {
+async function tryWasm(threads: ThreadsSetting | undefined, out: { info?: WasmBackendInfo }): Promise<string | null> {
   try {
-    await initWasmBackend();
+    out.info = await initWasmBackend({ threads });
     return null;
   } catch (err) {
     return `wasm backend failed: ${(err as Error).message.split('\n')[0]}`;
@@ -58,7 +67,7 @@ async function tryCpu(): Promise<string | null> {
  * then wasm (with fermix's gradient kernels), then the pure-JS cpu backend, and logs what it chose
  * and why. A named backend that cannot start is an error that says how to get it.
  */
-export async function selectBackend(requested: BackendName, logger: Logger): Promise<BackendChoice> {
+export async function selectBackend(requested: BackendName, logger: Logger, options: SelectBackendOptions = {}): Promise<BackendChoice> {
   const reasons: string[] = [];
   const attempt = async (name: BackendChoice['name'], provider: string, fn: () => Promise<string | null>) => {
     const failure = await fn();
@@ -82,15 +91,24 @@ export async function selectBackend(requested: BackendName, logger: Logger): Pro
     }
   }
   if (!choice && (requested === 'auto' || requested === 'wasm')) {
-    choice = await attempt('wasm', '@tensorflow/tfjs-backend-wasm', tryWasm);
+    const wasm: { info?: WasmBackendInfo } = {};
+    choice = await attempt('wasm', '@tensorflow/tfjs-backend-wasm', () => tryWasm(options.threads, wasm));
+    if (choice && wasm.info) {
+      choice.threads = wasm.info.threads;
+      choice.threadsReason = wasm.info.fallback ?? wasm.info.reason;
+      if (wasm.info.fallback) logger.warn(`wasm threads: ${wasm.info.fallback}`);
+    }
     if (!choice && requested === 'wasm') throw new Error(`backend "wasm" was requested but failed: ${reasons.at(-1)}`);
     if (choice && requested === 'auto') reasons.push('wasm runs convolutions several times faster than the pure-JS cpu backend');
   }
   if (!choice) {
     choice = await attempt('cpu', '@tensorflow/tfjs-backend-cpu', tryCpu);
     if (!choice) throw new Error(`no tfjs backend could start:\n  - ${reasons.join('\n  - ')}`);
+    choice.threads = 1;
+    choice.threadsReason = 'the cpu backend runs on one thread';
   }
   choice.reasons = reasons;
-  logger.info(`backend: ${choice.name} (${choice.provider})`, requested === 'auto' ? { requested, why: reasons.join('; ') } : { requested });
+  const threads = choice.threads === undefined ? {} : { threads: choice.threads, threadsWhy: choice.threadsReason };
+  logger.info(`backend: ${choice.name} (${choice.provider})`, requested === 'auto' ? { requested, why: reasons.join('; '), ...threads } : { requested, ...threads });
   return choice;
 }

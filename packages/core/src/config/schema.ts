@@ -14,6 +14,11 @@ const pluginEntry = z.union([
 export const configSchema = z.strictObject({
   seed: z.number().int().min(0).default(1),
   backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  /**
+   * Threads of the wasm backend: `auto` (FERMIX_THREADS when set, as fermix sweep sets it for its
+   * runs; else every core) or a count (1: the single-thread build). The CLI's --threads overrides it.
+   */
+  threads: z.union([z.literal('auto'), positiveInt.max(256)]).default('auto'),
   data: z
     .strictObject({
       format: z.enum(['imagefolder', 'synthetic', 'rafdb', 'fer2013-csv', 'affectnet']).default('imagefolder'),

@@ -70,6 +70,9 @@ export type RunMetrics = ClassificationMetrics & {
   stoppedEarly: boolean;
   interrupted: boolean;
   backend: string;
+  /** Threads the backend's kernels ran on (wasm, cpu), and why that many. */
+  threads?: number;
+  threadsReason?: string;
   seconds: number;
   /** CPU time of this process during the run (user + system): more than `seconds` when several cores worked. */
   cpuSeconds: number;
@@ -329,6 +332,7 @@ export class Trainer {
       stoppedEarly,
       interrupted,
       backend: backend.name,
+      ...(backend.threads === undefined ? {} : { threads: backend.threads, threadsReason: backend.threadsReason }),
       seconds: (Date.now() - started) / 1000,
       cpuSeconds: cpuSecondsSince(cpuAtStart),
       history,
