@@ -26,6 +26,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
+import { processListeners } from './process-listeners.js';
 
 const nodeRequire = createRequire(import.meta.url);
 
@@ -116,10 +117,7 @@ export async function startThreadedWasmModule(options: ThreadedStartOptions): Pr
   const dir = wasmOutFolder();
   checkWorkerSource(dir);
   const factory = loadFactory(dir, 2 * threads);
-  const before = {
-    uncaughtException: process.listeners('uncaughtException'),
-    unhandledRejection: process.listeners('unhandledRejection'),
-  };
+  const listeners = processListeners();
   const dead = new Set<Worker>();
   let started = false;
   let fail: (err: Error) => void = () => {};
@@ -139,17 +137,18 @@ export async function startThreadedWasmModule(options: ThreadedStartOptions): Pr
     ready = factory(config);
   } finally {
     // Emscripten adds process listeners that rethrow everything; fermix leaves process behaviour alone.
-    for (const l of process.listeners('uncaughtException')) {
-      if (!before.uncaughtException.includes(l)) process.removeListener('uncaughtException', l);
-    }
-    for (const l of process.listeners('unhandledRejection')) {
-      if (!before.unhandledRejection.includes(l)) process.removeListener('unhandledRejection', l);
-    }
+    listeners.restore();
   }
   const module = config as unknown as ThreadedWasmModule;
   const workers = allWorkers(module);
   if (workers.length === 0) throw new Error('the threaded wasm module created no pool workers');
   for (const w of workers) {
+    // A worker being terminated counts as dead at once (its exit event comes later).
+    const terminate = w.terminate.bind(w);
+    w.terminate = () => {
+      dead.add(w);
+      return terminate();
+    };
     // Until the pool is up, a worker's failure rejects the start instead of crashing the process.
     w.on('error', (e: Error) => fail(new Error(`a wasm pool worker failed: ${e.message}`)));
     w.on('exit', (code) => {

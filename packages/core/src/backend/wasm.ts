@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 
 import { registerFastGradients } from './gradients.js';
 import { registerWasmTrainingKernels } from './wasm-kernels.js';
+import { processListeners } from './process-listeners.js';
 import { releaseWorkers, startThreadedWasmModule, type ThreadedStartOptions, type ThreadedWasmModule } from './wasm-threads.js';
 
 /** How many threads the wasm backend runs its kernels on: a count, or `auto` (every core). */
@@ -70,6 +71,7 @@ export function splitCores(parallel: number, cores: number = availableCores()): 
 }
 
 let current: WasmBackendInfo | null = null;
+
 
 /** What the wasm backend started with in this process, or null before it has. */
 export function wasmBackendInfo(): WasmBackendInfo | null {
@@ -174,10 +176,15 @@ export async function initWasmBackend(options: WasmBackendOptions = {}): Promise
   }
   if (actual <= 1) {
     let ok: boolean;
+    const before = processListeners();
     try {
       ok = await tf.setBackend('wasm');
     } catch (e) {
       throw new Error(`wasm backend failed to initialize: ${(e as Error).message}`, { cause: e });
+    } finally {
+      // The Emscripten module adds process listeners that rethrow every error (printing the whole
+      // minified module with it); fermix leaves the process's error handling as it was.
+      before.restore();
     }
     if (!ok || tf.getBackend() !== 'wasm') {
       throw new Error(
