@@ -6,6 +6,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { BENCH_SCHEMA, benchCommand } from '../src/commands/bench.js';
 import { UsageError } from '../src/commands/train.js';
 
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
+const fermix = [path.join(root, 'node_modules/.bin/tsx'), '--conditions=fermix-source', path.join(root, 'packages/cli/src/bin.ts')];
+
 const dir = mkdtempSync(path.join(os.tmpdir(), 'fermix-bench-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -23,7 +26,7 @@ describe('fermix bench', () => {
     const out = sink();
     const err = sink();
     const code = await benchCommand(
-      { quick: true, json, backends: 'wasm', models: 'small-cnn', steps: 1, warmup: 1, batch: 4, data: 'synthetic', parallel: false },
+      { quick: true, json, backends: 'wasm', models: 'small-cnn', steps: 1, warmup: 1, batch: 4, data: 'synthetic', parallel: false, threads: '2', command: fermix },
       out.stream,
       err.stream,
     );
@@ -34,8 +37,17 @@ describe('fermix bench', () => {
     const report = JSON.parse(readFileSync(json, 'utf8'));
     expect(report.schema).toBe(BENCH_SCHEMA);
     expect(Object.keys(report).sort()).toEqual(
-      ['autoBackend', 'backends', 'cores', 'dataWait', 'date', 'kernels', 'machine', 'memory', 'profile', 'quick', 'ratioSetup', 'ratios', 'schema', 'seconds', 'steps', 'targets', 'variants'].sort(),
+      ['autoBackend', 'backends', 'cores', 'cpuOverWall', 'dataWait', 'date', 'kernels', 'machine', 'memory', 'profile', 'quick', 'ratioSetup', 'ratios', 'schema', 'seconds', 'steps', 'targets', 'threadScaling', 'threads', 'threadsReason', 'variants'].sort(),
     );
+    // --threads 2: the measurements ran on two threads, and the scaling figure compared them with one.
+    expect(report.threads).toBe(2);
+    expect(report.threadsReason).toMatch(/threads: 2 was asked for/);
+    expect(report.cpuOverWall).toBeGreaterThan(0);
+    expect(report.cores.wasmMultithread).toBe(true);
+    expect(report.threadScaling.rows).toHaveLength(1);
+    expect(report.threadScaling.rows[0]).toMatchObject({ model: 'small-cnn', size: 48, batch: 4, threads: 2, sameLosses: true });
+    expect(report.threadScaling.rows[0].speedup).toBeGreaterThan(0);
+    expect(out.text()).toMatch(/threads \(wasm; each side a step-server process/);
     expect(report.autoBackend.name).toBe('wasm');
     expect(report.steps).toHaveLength(1);
     expect(report.steps[0]).toMatchObject({ backend: 'wasm', model: 'small-cnn', size: 48, batch: 4, warmup: 1, steps: 1 });
@@ -48,7 +60,13 @@ describe('fermix bench', () => {
     expect(report.dataWait.share).toBeGreaterThan(0);
     expect(report.cores.decode).toBeNull(); // synthetic data: nothing decoded
     expect(report.cores.parallelTraining).toBeNull(); // parallel: false
-    expect(report.targets.map((t: { name: string }) => t.name)).toContain('data wait share');
+    const targets = new Map(report.targets.map((t: { name: string; met: boolean | null }) => [t.name, t]));
+    for (const name of ['data wait share', 'training cpu / wall (cores busy)', 'small-cnn all threads / 1 thread (images/s)', 'resnet18 all threads / 1 thread (images/s)']) {
+      expect(targets.has(name), name).toBe(true);
+    }
+    // Every target says whether it was met (null: not measured in this run, as resnet18 here).
+    for (const t of report.targets) expect([true, false, null]).toContain(t.met);
+    expect((targets.get('resnet18 all threads / 1 thread (images/s)') as { met: unknown }).met).toBeNull();
   });
 
   it('rejects unknown backends and models before measuring anything', async () => {
