@@ -111,10 +111,10 @@ function outShapeDilated(xShape: number[], k: number, p: 'same' | 'valid', chann
 }
 
 describe('registerWasmTrainingKernels', () => {
-  it('registers the four missing kernels plus the MaxPoolGrad, Conv2DBackpropInput, GatherV2, Identity and Cast replacements once (idempotent)', () => {
+  it('registers the four missing kernels plus the MaxPoolGrad, Conv2DBackpropInput, GatherV2, Identity, Cast and Mean replacements once (idempotent)', () => {
     const names = [
       'Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput',
-      'UnsortedSegmentSum', 'MaxPoolGrad', 'Conv2DBackpropInput', 'GatherV2', 'Identity', 'Cast',
+      'UnsortedSegmentSum', 'MaxPoolGrad', 'Conv2DBackpropInput', 'GatherV2', 'Identity', 'Cast', 'Mean',
     ];
     for (const n of names) expect(tf.getKernel(n, 'wasm'), n).toBeDefined();
     // Already registered by initWasmBackend().
@@ -405,6 +405,26 @@ describe('GatherV2, Identity and Cast on wasm (replacements)', () => {
     next.dispose();
     expect(Array.from(v.dataSync())).toEqual([4, 5, 6]);
     v.dispose();
+  });
+});
+
+describe('Mean on wasm (replacement)', () => {
+  it('the mean over every axis but the last (batch norm, global pooling) equals cpu, with and without keepDims', async () => {
+    for (const shape of [[32, 12, 12, 16], [4, 5, 3], [7, 9], [1, 1, 1, 8], [2, 3, 1]]) {
+      for (const keepDims of [false, true]) {
+        const axes = shape.slice(0, -1).map((_, i) => i);
+        await expectSameOnBothBackends(`mean ${shape} keepDims ${keepDims}`, () => tf.mean(tf.tensor(rand(size(shape), 3), shape), axes, keepDims));
+        // The same axes given out of order, or as negative numbers.
+        await expectSameOnBothBackends(`mean ${shape} reversed axes`, () => tf.mean(tf.tensor(rand(size(shape), 4), shape), [...axes].reverse().map((a) => a - shape.length), keepDims));
+      }
+    }
+  });
+
+  it('other axes, whole-tensor means and int32 tensors go to the stock kernel, equal to cpu', async () => {
+    await expectSameOnBothBackends('mean over the last axis', () => tf.mean(tf.tensor(rand(60, 5), [3, 4, 5]), -1));
+    await expectSameOnBothBackends('mean over axes 1, 2', () => tf.mean(tf.tensor(rand(60, 6), [3, 4, 5]), [1, 2], true));
+    await expectSameOnBothBackends('mean of everything', () => tf.mean(tf.tensor(rand(60, 7), [3, 4, 5])));
+    await expectSameOnBothBackends('int32 mean', () => tf.cast(tf.mean(tf.tensor([[1, 2], [3, 5], [7, 9]], [3, 2], 'int32'), 0), 'float32'));
   });
 });
 

@@ -45,6 +45,7 @@ import {
   getKernel,
   Identity,
   MaxPoolGrad,
+  Mean,
   PadV2,
   registerKernel,
   Reshape,
@@ -365,13 +366,12 @@ function transposedConvolution(
 // ---------------------------------------------------------------------------------------------
 
 /** The stock wasm kernel, used for NCHW (which the XNNPACK formulation below does not handle). */
-let stockConv2DBackpropInput: KernelConfig | undefined;
 
 const conv2DBackpropInputWasm: KernelFunc = (args) => {
   const { inputs, backend, attrs } = args;
   const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, inputShape } = attrs as unknown as Conv2DBackpropInputAttrs;
-  if (dataFormat === 'NCHW' && stockConv2DBackpropInput != null) return stockConv2DBackpropInput.kernelFunc(args);
+  if (dataFormat === 'NCHW' && stock(Conv2DBackpropInput) != null) return stock(Conv2DBackpropInput)!.kernelFunc(args);
   assertNHWC(Conv2DBackpropInput, dataFormat);
   assertFloat32(Conv2DBackpropInput, dy, filter);
   const dilations = ((attrs as NamedAttrMap | undefined)?.dilations as number | [number, number] | undefined) ?? 1;
@@ -503,7 +503,6 @@ const maxPoolGradWasm: KernelFunc = ({ inputs, backend, attrs }) => {
 // GatherV2 (replacement for batchDims 0): row copies
 // ---------------------------------------------------------------------------------------------
 
-let stockGatherV2: KernelConfig | undefined;
 
 /**
  * Gathers whole slices along `axis`: one typed-array copy per (outer index, gathered index) for
@@ -519,9 +518,10 @@ const gatherV2Wasm: KernelFunc = (args) => {
   const { axis, batchDims } = attrs as unknown as { axis: number; batchDims?: number };
   const parsedAxis = util.parseAxisParam(axis, x.shape)[0];
   const sliceSize = util.sizeFromShape(x.shape.slice(parsedAxis + 1));
-  if ((batchDims ?? 0) !== 0 || x.dtype === 'string' || stockGatherV2 == null) {
-    if (stockGatherV2 == null) throw new Error('GatherV2 on the wasm backend: the stock kernel is missing');
-    return stockGatherV2.kernelFunc(args);
+  const stockGather = stock(GatherV2);
+  if ((batchDims ?? 0) !== 0 || x.dtype === 'string' || stockGather == null) {
+    if (stockGather == null) throw new Error('GatherV2 on the wasm backend: the stock kernel is missing');
+    return stockGather.kernelFunc(args);
   }
   const b = backend as WasmBackendLike;
   const dimSize = x.shape[parsedAxis];
@@ -561,8 +561,6 @@ const gatherV2Wasm: KernelFunc = (args) => {
 // Identity and same-dtype Cast (replacements): share the buffer instead of copying it
 // ---------------------------------------------------------------------------------------------
 
-let stockIdentity: KernelConfig | undefined;
-let stockCast: KernelConfig | undefined;
 
 /** A new handle on `x`'s buffer (reference-counted, like the wasm backend's own Reshape). */
 function shareBuffer(backend: unknown, x: TensorInfo): TensorInfo {
@@ -577,7 +575,7 @@ function shareBuffer(backend: unknown, x: TensorInfo): TensorInfo {
  */
 const identityWasm: KernelFunc = (args) => {
   const { x } = args.inputs as { x: TensorInfo };
-  if (x.dtype === 'string' && stockIdentity != null) return stockIdentity.kernelFunc(args);
+  if (x.dtype === 'string' && stock(Identity) != null) return stock(Identity)!.kernelFunc(args);
   return shareBuffer(args.backend, x);
 };
 
@@ -586,8 +584,35 @@ const castWasm: KernelFunc = (args) => {
   const { x } = args.inputs as { x: TensorInfo };
   const { dtype } = args.attrs as unknown as { dtype: DataType };
   if (dtype === x.dtype && dtype !== 'string') return shareBuffer(args.backend, x);
+  const stockCast = stock(Cast);
   if (stockCast == null) throw new Error(`Cast on the wasm backend: no stock kernel for ${x.dtype} -> ${dtype}`);
   return stockCast.kernelFunc(args);
+};
+
+/**
+ * Mean over every axis but the last (batch norm's moments, global average pooling): one XNNPACK
+ * average pooling of x viewed as [1, rows, 1, C] with a [rows, 1] window. The stock Mean first
+ * transposes the reduced axes to the end (a full copy), then reduces: 3-8x slower on activations.
+ * Same values up to float rounding (another summation order). Other axes: the stock kernel.
+ */
+const meanWasm: KernelFunc = (args) => {
+  const { x } = args.inputs as { x: TensorInfo };
+  const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+  const axes = util.parseAxisParam(axis, x.shape);
+  const rank = x.shape.length;
+  const leading = rank >= 2 && axes.length === rank - 1 && [...axes].sort((a, b) => a - b).every((a, i) => a === i);
+  const channels = x.shape[rank - 1];
+  const rows = util.sizeFromShape(x.shape) / Math.max(1, channels);
+  const stockMean = stock(Mean);
+  if (!leading || x.dtype !== 'float32' || rows <= 1 || channels === 0) {
+    if (stockMean == null) throw new Error('Mean on the wasm backend: the stock kernel is missing');
+    return stockMean.kernelFunc(args);
+  }
+  const outShape = keepDims ? x.shape.map((d, i) => (i === rank - 1 ? d : 1)) : [channels];
+  return withScope(args.backend, (s) => {
+    const pooled = s.run('AvgPool', { x: s.reshape(x, [1, rows, 1, channels]) }, { filterSize: [rows, 1], strides: [1, 1], pad: 'valid' } as unknown as NamedAttrMap);
+    return s.reshape(pooled, outShape);
+  });
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -600,6 +625,25 @@ const MISSING_KERNELS: KernelConfig[] = [
   { kernelName: DepthwiseConv2dNativeBackpropInput, backendName: BACKEND, kernelFunc: depthwiseBackpropInputWasm },
   { kernelName: UnsortedSegmentSum, backendName: BACKEND, kernelFunc: unsortedSegmentSumWasm },
 ];
+
+/** The package's own kernels that fermix's replacements fall back to (NCHW, strings, other axes...). */
+const stockKernels = new Map<string, KernelConfig>();
+
+function stock(kernelName: string): KernelConfig | undefined {
+  return stockKernels.get(kernelName);
+}
+
+/** Puts `kernelFunc` in place of the package's kernel, keeping the stock one (and its setupFunc) for fallbacks. */
+function replaceStock(kernelName: string, kernelFunc: KernelFunc, registered: string[]): void {
+  const current = getKernel(kernelName, BACKEND);
+  if (current?.kernelFunc === kernelFunc) return;
+  if (current != null) {
+    stockKernels.set(kernelName, current);
+    unregisterKernel(kernelName, BACKEND);
+  }
+  registerKernel({ kernelName, backendName: BACKEND, setupFunc: stock(kernelName)?.setupFunc, kernelFunc });
+  registered.push(kernelName);
+}
 
 /**
  * Registers the gradient kernels the wasm backend lacks, a corrected MaxPoolGrad and a faster
@@ -617,46 +661,12 @@ export function registerWasmTrainingKernels(): string[] {
   }
   // Replace the stock naive-loop C++ Conv2DBackpropInput with the XNNPACK formulation (several times
   // faster); its setupFunc is kept so its kernelFunc still serves NCHW.
-  const currentInput = getKernel(Conv2DBackpropInput, BACKEND);
-  if (currentInput?.kernelFunc !== conv2DBackpropInputWasm) {
-    if (currentInput != null) {
-      stockConv2DBackpropInput = currentInput;
-      unregisterKernel(Conv2DBackpropInput, BACKEND);
-    }
-    registerKernel({
-      kernelName: Conv2DBackpropInput, backendName: BACKEND, setupFunc: stockConv2DBackpropInput?.setupFunc,
-      kernelFunc: conv2DBackpropInputWasm,
-    });
-    registered.push(Conv2DBackpropInput);
-  }
-  const currentGather = getKernel(GatherV2, BACKEND);
-  if (currentGather?.kernelFunc !== gatherV2Wasm) {
-    if (currentGather != null) {
-      stockGatherV2 = currentGather;
-      unregisterKernel(GatherV2, BACKEND);
-    }
-    registerKernel({ kernelName: GatherV2, backendName: BACKEND, setupFunc: stockGatherV2?.setupFunc, kernelFunc: gatherV2Wasm });
-    registered.push(GatherV2);
-  }
+  replaceStock(Conv2DBackpropInput, conv2DBackpropInputWasm, registered);
+  replaceStock(GatherV2, gatherV2Wasm, registered);
   // Buffer-sharing Identity and same-dtype Cast; the stock kernels are kept for the other cases.
-  const currentIdentity = getKernel(Identity, BACKEND);
-  if (currentIdentity?.kernelFunc !== identityWasm) {
-    if (currentIdentity != null) {
-      stockIdentity = currentIdentity;
-      unregisterKernel(Identity, BACKEND);
-    }
-    registerKernel({ kernelName: Identity, backendName: BACKEND, setupFunc: stockIdentity?.setupFunc, kernelFunc: identityWasm });
-    registered.push(Identity);
-  }
-  const currentCast = getKernel(Cast, BACKEND);
-  if (currentCast?.kernelFunc !== castWasm) {
-    if (currentCast != null) {
-      stockCast = currentCast;
-      unregisterKernel(Cast, BACKEND);
-    }
-    registerKernel({ kernelName: Cast, backendName: BACKEND, setupFunc: stockCast?.setupFunc, kernelFunc: castWasm });
-    registered.push(Cast);
-  }
+  replaceStock(Identity, identityWasm, registered);
+  replaceStock(Cast, castWasm, registered);
+  replaceStock(Mean, meanWasm, registered);
   // Replace, not skip: wasm 4.22's C++ MaxPoolGrad starts its max at FLT_MIN (> 0) and keeps the last tie, so all-<=0 windows get no gradient.
   const current = getKernel(MaxPoolGrad, BACKEND);
   if (current?.kernelFunc !== maxPoolGradWasm) {
