@@ -8,7 +8,7 @@ import { reportCommand } from './commands/report.js';
 import { sweepCommand } from './commands/sweep.js';
 import { trainCommand } from './commands/train.js';
 import { serveSteps } from './bench/step-server.js';
-import { parseThreadsFlag } from './setup.js';
+import { parseAcceleratorFlag, parseThreadsFlag } from './setup.js';
 
 declare const __FERMIX_VERSION__: string | undefined;
 
@@ -26,6 +26,7 @@ export function createProgram(run: (code: Promise<number>) => void): Command {
     .option('-o, --out <dir>', 'run folder (default: a new folder under ./runs)')
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .option('--threads <n|auto>', "threads of the wasm backend (default: the config's threads, else auto: every core, or the share fermix sweep gives each run)")
+    .option('--accelerator <name>', "none, or onnxruntime: the wasm backend's convolutions on ONNX Runtime's native kernels (needs @fermix/accel-onnxruntime; default: the config's accelerator)")
     .addHelpText(
       'after',
       '\nExamples:\n  fermix train -c examples/quickstart/fermix.config.yaml\n  fermix train -c my.yaml --out runs/exp1\n  fermix train -c my.yaml --out runs/exp1 --resume    # after Ctrl-C or a crash',
@@ -39,6 +40,7 @@ export function createProgram(run: (code: Promise<number>) => void): Command {
     .requiredOption('--checkpoint <dir>', 'checkpoint folder, e.g. <run>/checkpoints/best')
     .option('--split <name>', 'split to evaluate (default: data.testSplit)')
     .option('--threads <n|auto>', "threads of the wasm backend (default: the config's threads, else every core)")
+    .option('--accelerator <name>', "none, or onnxruntime (needs @fermix/accel-onnxruntime; default: the config's accelerator)")
     .addOption(new Option('--json <file>', 'also write the metrics as JSON'))
     .action((opts) => run(evalCommand(opts)));
 
@@ -100,7 +102,8 @@ export function createProgram(run: (code: Promise<number>) => void): Command {
     .description('time one training step per request, JSON lines on stdin/stdout (for benchmarks that interleave processes: fermix bench, scripts/bench-anchor)')
     .option('--backend <name>', 'backend', 'wasm')
     .option('--threads <n|auto>', 'threads of the wasm backend', 'auto')
-    .action((opts) => run(serveSteps({ backend: opts.backend, threads: parseThreadsFlag(opts.threads) })));
+    .option('--accelerator <name>', 'none or onnxruntime', 'none')
+    .action((opts) => run(serveSteps({ backend: opts.backend, threads: parseThreadsFlag(opts.threads), accelerator: parseAcceleratorFlag(opts.accelerator) })));
 
   program
     .command('backbones')

@@ -30,10 +30,17 @@ export function parseThreadsFlag(value: string): FermixConfig['threads'] {
   return n;
 }
 
+/** `--accelerator <none|onnxruntime>`. */
+export function parseAcceleratorFlag(value: string): FermixConfig['accelerator'] {
+  if (value === 'none' || value === 'onnxruntime') return value;
+  throw new UsageError(`--accelerator expects "none" or "onnxruntime", got "${value}"`);
+}
+
 /** Config, container with fermix's backbones and plugins registered, and the config's plugins, validated. */
-export async function openSession(configFile: string | undefined, logger: Logger, overrides: { threads?: string } = {}): Promise<Session> {
+export async function openSession(configFile: string | undefined, logger: Logger, overrides: { threads?: string; accelerator?: string } = {}): Promise<Session> {
   const config = await loadConfig({ file: configFile });
   if (overrides.threads !== undefined) config.threads = parseThreadsFlag(overrides.threads);
+  if (overrides.accelerator !== undefined) config.accelerator = parseAcceleratorFlag(overrides.accelerator);
   logger.info(`config: ${config.configFile ?? 'none found, using the defaults (synthetic data)'}`);
   const container = createContainer(config, logger);
   registerBackbones(container.get<BackboneRegistry>(TOKENS.BackboneRegistry));

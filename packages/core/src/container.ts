@@ -61,7 +61,7 @@ export function createContainer(config: FermixConfig, logger: Logger): Container
   const container = new Container();
   container.bind<FermixConfig>(TOKENS.Config).toConstantValue(config);
   container.bind<Logger>(TOKENS.Logger).toConstantValue(logger);
-  container.bind<BackendService>(TOKENS.Backend).toDynamicValue(() => ({ select: () => selectBackend(config.backend, logger, { threads: config.threads }) })).inSingletonScope();
+  container.bind<BackendService>(TOKENS.Backend).toDynamicValue(() => ({ select: () => selectBackend(config.backend, logger, { threads: config.threads, accelerator: config.accelerator, searchFrom: config.baseDir }) })).inSingletonScope();
   container.bind<DataSource>(TOKENS.DataSource).toDynamicValue(() => dataSourceFor(config)).inSingletonScope();
   container.bind<BackboneRegistry>(TOKENS.BackboneRegistry).toConstantValue(new BackboneRegistry());
   container.bind<PluginRegistry>(TOKENS.PluginRegistry).toConstantValue(new PluginRegistry());

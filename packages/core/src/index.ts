@@ -11,7 +11,7 @@ export * from './run-folder.js';
 export { ConfigError, OptionsError, formatPath, issuesFromZod, parseOptions, type ConfigIssue, type ConfigPath } from './config/errors.js';
 export { configSchema, type FermixConfig, type FermixConfigInput } from './config/schema.js';
 export { CONFIG_SEARCH_PLACES, findConfigFile, loadConfig, locateInConfig, readConfigFile, validateConfig, type LoadConfigOptions } from './config/load.js';
-export { selectBackend, type BackendChoice, type BackendName, type SelectBackendOptions } from './backend/select.js';
+export { ACCELERATOR_PACKAGE, selectBackend, type AcceleratorName, type BackendChoice, type BackendName, type SelectBackendOptions } from './backend/select.js';
 export { availableCores, initWasmBackend, resolveThreads, splitCores, wasmBackendInfo, type ThreadsSetting, type WasmBackendInfo, type WasmBackendOptions } from './backend/wasm.js';
 export { registerWasmTrainingKernels } from './backend/wasm-kernels.js';
 export * from './checkpoint.js';

@@ -25,6 +25,7 @@ import {
   initializeKernels,
   Rng,
   selectBackend,
+  type AcceleratorName,
   type BackendName,
   type ThreadsSetting,
   type TrainStep,
@@ -45,10 +46,10 @@ export interface StepReply {
 }
 
 /** Serves steps on stdin/stdout until `quit` or the end of stdin. */
-export async function serveSteps(options: { backend?: BackendName; threads?: ThreadsSetting } = {}): Promise<number> {
-  const choice = await selectBackend(options.backend ?? 'wasm', createMemoryLogger(), { threads: options.threads });
+export async function serveSteps(options: { backend?: BackendName; threads?: ThreadsSetting; accelerator?: AcceleratorName } = {}): Promise<number> {
+  const choice = await selectBackend(options.backend ?? 'wasm', createMemoryLogger(), { threads: options.threads, accelerator: options.accelerator });
   const write = (o: unknown) => process.stdout.write(JSON.stringify(o) + '\n');
-  write({ ready: true, threads: choice.threads ?? null, backend: choice.name, threadsReason: choice.threadsReason } satisfies StepServerReady);
+  write({ ready: true, threads: choice.threads ?? null, backend: choice.name, threadsReason: choice.threadsReason, accelerator: choice.accelerator ?? null } satisfies StepServerReady);
   const registry = registerBackbones(new BackboneRegistry());
   let current: { step: TrainStep; x: tf.Tensor4D; y: tf.Tensor2D; dispose: () => void } | null = null;
   const lines = createInterface({ input: process.stdin });

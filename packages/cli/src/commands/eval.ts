@@ -23,6 +23,7 @@ export interface EvalCommandOptions {
   split?: string;
   json?: string;
   threads?: string;
+  accelerator?: string;
 }
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
@@ -49,7 +50,7 @@ export function formatMetrics(m: ClassificationMetrics): string {
 /** `fermix eval`: a checkpoint's metrics on a split of the config's data. */
 export async function evalCommand(options: EvalCommandOptions): Promise<number> {
   const { logger } = createReporter();
-  const session = await openSession(options.config, logger, { threads: options.threads });
+  const session = await openSession(options.config, logger, { threads: options.threads, accelerator: options.accelerator });
   const { config, container, plugins } = session;
   const store = container.get<CheckpointStore>(TOKENS.CheckpointStore);
   const checkpoint = path.resolve(options.checkpoint);

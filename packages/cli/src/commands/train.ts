@@ -9,13 +9,14 @@ export interface TrainCommandOptions {
   out?: string;
   resume?: boolean;
   threads?: string;
+  accelerator?: string;
 }
 
 /** `fermix train`: one run into a run folder. Returns the process exit code. */
 export async function trainCommand(options: TrainCommandOptions): Promise<number> {
   const reporter = createReporter();
   const { logger } = reporter;
-  const session = await openSession(options.config, logger, { threads: options.threads });
+  const session = await openSession(options.config, logger, { threads: options.threads, accelerator: options.accelerator });
   const runDir = path.resolve(options.out ?? newRunDir(path.resolve('runs')));
   if (!options.resume && isRunDir(runDir)) {
     throw new UsageError(`run folder ${runDir} already holds a run; continue it with --resume, or choose another --out (nothing was changed)`);

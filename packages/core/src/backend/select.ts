@@ -1,4 +1,6 @@
 import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { findPackageEntry } from '../registry.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Logger } from '../logger.js';
 import { initWasmBackend, type ThreadsSetting, type WasmBackendInfo } from './wasm.js';
@@ -16,11 +18,36 @@ export interface BackendChoice {
   threads?: number;
   /** Why that many threads (wasm), and why fewer than asked if the threaded start failed. */
   threadsReason?: string;
+  /** Set when an accelerator serves some of the backend's kernels. */
+  accelerator?: { name: AcceleratorName; kernels: string[]; threads: number; version: string };
 }
 
 export interface SelectBackendOptions {
   /** Threads for the wasm backend (config `threads`, CLI `--threads`): a count, or `auto`. */
   threads?: ThreadsSetting;
+  /**
+   * `onnxruntime`: the wasm backend's convolutions run on ONNX Runtime's native CPU kernels
+   * (@fermix/accel-onnxruntime, installed next to fermix). Ignored on tensorflow (already native).
+   */
+  accelerator?: AcceleratorName;
+  /** Where to look for the accelerator package (node_modules upward from here; default: the working folder). */
+  searchFrom?: string;
+}
+
+export type AcceleratorName = 'none' | 'onnxruntime';
+
+export const ACCELERATOR_PACKAGE = '@fermix/accel-onnxruntime';
+
+/** Loads @fermix/accel-onnxruntime from `searchFrom` upward and hands it the wasm convolutions. */
+async function accelerate(threads: number, searchFrom: string): Promise<{ kernels: string[]; threads: number; onnxruntime: string }> {
+  // Found as backbonePackages are: in node_modules from the config's folder (or the working folder) upward.
+  const entry = findPackageEntry(ACCELERATOR_PACKAGE, searchFrom);
+  if (!entry) {
+    throw new Error(`accelerator: onnxruntime needs ${ACCELERATOR_PACKAGE} installed next to fermix (pnpm add ${ACCELERATOR_PACKAGE}), or accelerator: none`);
+  }
+  const mod = (await import(pathToFileURL(entry).href)) as { accelerateWasm?: (o: { threads: number }) => { kernels: string[]; threads: number; onnxruntime: string } };
+  if (typeof mod.accelerateWasm !== 'function') throw new Error(`${entry} does not export accelerateWasm`);
+  return mod.accelerateWasm({ threads });
 }
 
 const require = createRequire(import.meta.url);
@@ -98,6 +125,10 @@ export async function selectBackend(requested: BackendName, logger: Logger, opti
       choice.threadsReason = wasm.info.fallback ?? wasm.info.reason;
       if (wasm.info.fallback) logger.warn(`wasm threads: ${wasm.info.fallback}`);
     }
+    if (choice && options.accelerator === 'onnxruntime') {
+      const a = await accelerate(choice.threads ?? 1, options.searchFrom ?? process.cwd());
+      choice.accelerator = { name: 'onnxruntime', kernels: a.kernels, threads: a.threads, version: a.onnxruntime };
+    }
     if (!choice && requested === 'wasm') throw new Error(`backend "wasm" was requested but failed: ${reasons.at(-1)}`);
     if (choice && requested === 'auto') reasons.push('wasm runs convolutions several times faster than the pure-JS cpu backend');
   }
@@ -108,7 +139,11 @@ export async function selectBackend(requested: BackendName, logger: Logger, opti
     choice.threadsReason = 'the cpu backend runs on one thread';
   }
   choice.reasons = reasons;
-  const threads = choice.threads === undefined ? {} : { threads: choice.threads, threadsWhy: choice.threadsReason };
+  if (options.accelerator === 'onnxruntime' && !choice.accelerator) logger.info(`accelerator: onnxruntime is for the wasm backend; ${choice.name} runs without it`);
+  const threads = {
+    ...(choice.threads === undefined ? {} : { threads: choice.threads, threadsWhy: choice.threadsReason }),
+    ...(choice.accelerator ? { accelerator: `onnxruntime ${choice.accelerator.version} (${choice.accelerator.kernels.join(', ')} on ${choice.accelerator.threads} thread(s))` } : {}),
+  };
   logger.info(`backend: ${choice.name} (${choice.provider})`, requested === 'auto' ? { requested, why: reasons.join('; '), ...threads } : { requested, ...threads });
   return choice;
 }

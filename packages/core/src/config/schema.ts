@@ -19,6 +19,11 @@ export const configSchema = z.strictObject({
    * runs; else every core) or a count (1: the single-thread build). The CLI's --threads overrides it.
    */
   threads: z.union([z.literal('auto'), positiveInt.max(256)]).default('auto'),
+  /**
+   * `onnxruntime`: the wasm backend's convolutions run on ONNX Runtime's native CPU kernels
+   * (install @fermix/accel-onnxruntime next to fermix). `none`: wasm only.
+   */
+  accelerator: z.enum(['none', 'onnxruntime']).default('none'),
   data: z
     .strictObject({
       format: z.enum(['imagefolder', 'synthetic', 'rafdb', 'fer2013-csv', 'affectnet']).default('imagefolder'),

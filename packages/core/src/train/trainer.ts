@@ -73,6 +73,8 @@ export type RunMetrics = ClassificationMetrics & {
   /** Threads the backend's kernels ran on (wasm, cpu), and why that many. */
   threads?: number;
   threadsReason?: string;
+  /** The accelerator that served the backend's convolutions, if any (e.g. "onnxruntime 1.30.0"). */
+  accelerator?: string;
   seconds: number;
   /** CPU time of this process during the run (user + system): more than `seconds` when several cores worked. */
   cpuSeconds: number;
@@ -333,6 +335,7 @@ export class Trainer {
       interrupted,
       backend: backend.name,
       ...(backend.threads === undefined ? {} : { threads: backend.threads, threadsReason: backend.threadsReason }),
+      ...(backend.accelerator ? { accelerator: `onnxruntime ${backend.accelerator.version}` } : {}),
       seconds: (Date.now() - started) / 1000,
       cpuSeconds: cpuSecondsSince(cpuAtStart),
       history,
