@@ -75,6 +75,7 @@ export function createProgram(run: (code: Promise<number>) => void): Command {
     .option('--no-parallel', 'skip timing two trainings side by side against one (separate processes, as fermix sweep --parallel 2)')
     .option('--threads <n|auto>', 'threads of the wasm backend for the measurements (default auto: every core); the thread-scaling figure always compares 1 with this')
     .option('--no-scaling', 'skip the thread-scaling figure (all threads against 1, in two step-server processes)')
+    .option('--no-accelerator', 'skip timing @fermix/accel-onnxruntime against wasm alone (measured when the package is installed)')
     .addHelpText('after', '\nExamples:\n  fermix bench --quick\n  fermix bench --json bench.json\n  fermix bench --backends wasm --models small-cnn,resnet18 --json runs/bench.json\n\nWhat each figure means: docs/bench.md')
     .action((opts) => run(benchCommand(opts)));
 

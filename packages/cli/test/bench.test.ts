@@ -37,7 +37,7 @@ describe('fermix bench', () => {
     const report = JSON.parse(readFileSync(json, 'utf8'));
     expect(report.schema).toBe(BENCH_SCHEMA);
     expect(Object.keys(report).sort()).toEqual(
-      ['autoBackend', 'backends', 'cores', 'cpuOverWall', 'dataWait', 'date', 'kernels', 'machine', 'memory', 'profile', 'quick', 'ratioSetup', 'ratios', 'schema', 'seconds', 'steps', 'targets', 'threadScaling', 'threads', 'threadsReason', 'variants'].sort(),
+      ['accelerator', 'acceleratorSkipped', 'autoBackend', 'backends', 'cores', 'cpuOverWall', 'dataWait', 'date', 'kernels', 'machine', 'memory', 'profile', 'quick', 'ratioSetup', 'ratios', 'schema', 'seconds', 'steps', 'targets', 'threadScaling', 'threads', 'threadsReason', 'variants'].sort(),
     );
     // --threads 2: the measurements ran on two threads, and the scaling figure compared them with one.
     expect(report.threads).toBe(2);
@@ -48,6 +48,12 @@ describe('fermix bench', () => {
     expect(report.threadScaling.rows[0]).toMatchObject({ model: 'small-cnn', size: 48, batch: 4, threads: 2, sameLosses: true });
     expect(report.threadScaling.rows[0].speedup).toBeGreaterThan(0);
     expect(out.text()).toMatch(/threads \(wasm; each side a step-server process/);
+    // @fermix/accel-onnxruntime is installed in the workspace: measured against wasm alone.
+    expect(report.acceleratorSkipped).toBeNull();
+    expect(report.accelerator.accelerator).toMatchObject({ name: 'onnxruntime', threads: 2 });
+    expect(report.accelerator.rows[0]).toMatchObject({ model: 'small-cnn', size: 48, batch: 4 });
+    expect(report.accelerator.rows[0].maxLossDifference).toBeLessThan(1e-4);
+    expect(out.text()).toMatch(/accelerator \(onnxruntime 1\./);
     expect(report.autoBackend.name).toBe('wasm');
     expect(report.steps).toHaveLength(1);
     expect(report.steps[0]).toMatchObject({ backend: 'wasm', model: 'small-cnn', size: 48, batch: 4, warmup: 1, steps: 1 });

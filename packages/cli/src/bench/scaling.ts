@@ -1,25 +1,36 @@
 /**
- * Thread scaling: the same training step on all threads against one thread, each side its own
- * step-server process (the wasm backend's thread count is fixed per process), steps interleaved.
+ * Two ways of running the same training step, each in a step-server process of its own (the wasm
+ * backend's thread count and kernels are fixed per process), steps interleaved: all threads
+ * against one thread, and the onnxruntime accelerator against wasm alone.
  */
 import { interleaveSteps, StepClient, type InterleavedSide } from './step-server.js';
 
-export interface ThreadScalingRow {
+export interface PairRow {
   model: string;
   size: number;
   batch: number;
   warmup: number;
   rounds: number;
-  /** Threads of the "all" side, as its backend reported them (the thread pool plus the calling thread). */
+  /** Median step ms of the baseline side and of the side under test. */
+  baseMs: number;
+  testMs: number;
+  /** Median over rounds of (baseline ms / tested ms): the gain in images/s. */
+  speedup: number;
+  /** Process CPU time over wall time during the timed steps, each side. */
+  baseCpuOverWall: number;
+  testCpuOverWall: number;
+  /** Largest relative difference between the two sides' losses, step by step (0: bit-identical). */
+  maxLossDifference: number;
+}
+
+export interface ThreadScalingRow extends PairRow {
+  /** Threads of the "all" side, as its backend reported them. */
   threads: number;
   oneThreadMs: number;
   allThreadsMs: number;
-  /** Median over rounds of (1-thread step ms / all-threads step ms) = the gain in images/s. */
-  speedup: number;
-  /** The all-threads side's process CPU time over wall time during its timed steps: cores kept busy. */
   cpuOverWall: number;
   oneThreadCpuOverWall: number;
-  /** The two sides' losses agree step by step (bit-identical kernels). */
+  /** The two sides' losses agree step by step, bit for bit. */
   sameLosses: boolean;
 }
 
@@ -29,6 +40,15 @@ export interface ThreadScalingFigure {
   rows: ThreadScalingRow[];
 }
 
+export interface AcceleratorFigure {
+  /** What the accelerated side reported: onnxruntime version, kernels, ORT threads. */
+  accelerator: { name: string; version: string; kernels: string[]; threads: number } | null;
+  threads: number;
+  rows: PairRow[];
+}
+
+type ModelPlan = { model: string; size: number; warmup: number; rounds: number };
+
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -37,54 +57,91 @@ function median(values: number[]): number {
 
 const sum = (v: number[]) => v.reduce((a, b) => a + b, 0);
 
+/** Runs `base` and `test` step servers (extra argv each) side by side for each model. */
+async function comparePair(
+  command: string[],
+  base: string[],
+  test: string[],
+  batch: number,
+  models: ModelPlan[],
+  progress?: (m: string) => void,
+): Promise<{ rows: PairRow[]; testReady: InterleavedSide['ready'] | null }> {
+  const rows: PairRow[] = [];
+  let testReady: InterleavedSide['ready'] | null = null;
+  for (const m of models) {
+    const server = (extra: string[]) => [...command, 'step-server', '--backend', 'wasm', ...extra];
+    const a = new StepClient(`step server ${base.join(' ')}`, server(base));
+    const b = new StepClient(`step server ${test.join(' ')}`, server(test));
+    let sides: InterleavedSide[];
+    try {
+      sides = await interleaveSteps(
+        [
+          { label: 'base', client: a },
+          { label: 'test', client: b },
+        ],
+        { model: m.model, size: m.size, batch },
+        m.warmup,
+        m.rounds,
+        progress,
+      );
+    } finally {
+      a.close();
+      b.close();
+    }
+    const [sa, sb] = sides;
+    testReady = sb.ready;
+    rows.push({
+      model: m.model,
+      size: m.size,
+      batch,
+      warmup: m.warmup,
+      rounds: m.rounds,
+      baseMs: +median(sa.ms).toFixed(2),
+      testMs: +median(sb.ms).toFixed(2),
+      speedup: +median(sa.ms.map((t, i) => t / sb.ms[i])).toFixed(3),
+      baseCpuOverWall: +(sum(sa.cpuMs) / sum(sa.ms)).toFixed(3),
+      testCpuOverWall: +(sum(sb.cpuMs) / sum(sb.ms)).toFixed(3),
+      maxLossDifference: Math.max(0, ...sa.losses.map((l, i) => Math.abs(l - sb.losses[i]) / Math.max(1e-12, Math.abs(l)))),
+    });
+  }
+  return { rows, testReady };
+}
+
 /** `command`: argv that starts `fermix` (without a subcommand). */
 export async function measureThreadScaling(options: {
   command: string[];
   threads: number | 'auto';
   batch: number;
-  models: { model: string; size: number; warmup: number; rounds: number }[];
+  models: ModelPlan[];
   progress?: (m: string) => void;
 }): Promise<ThreadScalingFigure> {
-  const rows: ThreadScalingRow[] = [];
-  let threads = 1;
-  let threadsReason: string | null = null;
-  for (const m of options.models) {
-    const server = (t: number | 'auto') => [...options.command, 'step-server', '--backend', 'wasm', '--threads', String(t)];
-    const one = new StepClient('1 thread', server(1));
-    const all = new StepClient('all threads', server(options.threads));
-    let sides: InterleavedSide[];
-    try {
-      sides = await interleaveSteps(
-        [
-          { label: 'one', client: one },
-          { label: 'all', client: all },
-        ],
-        { model: m.model, size: m.size, batch: options.batch },
-        m.warmup,
-        m.rounds,
-        options.progress,
-      );
-    } finally {
-      one.close();
-      all.close();
-    }
-    const [s1, sN] = sides;
-    threads = sN.ready.threads ?? 1;
-    threadsReason = sN.ready.threadsReason ?? null;
-    rows.push({
-      model: m.model,
-      size: m.size,
-      batch: options.batch,
-      warmup: m.warmup,
-      rounds: m.rounds,
+  const { rows, testReady } = await comparePair(options.command, ['--threads', '1'], ['--threads', String(options.threads)], options.batch, options.models, options.progress);
+  const threads = testReady?.threads ?? 1;
+  return {
+    threads,
+    threadsReason: testReady?.threadsReason ?? null,
+    rows: rows.map((r) => ({
+      ...r,
       threads,
-      oneThreadMs: +median(s1.ms).toFixed(2),
-      allThreadsMs: +median(sN.ms).toFixed(2),
-      speedup: +median(s1.ms.map((t, i) => t / sN.ms[i])).toFixed(3),
-      cpuOverWall: +(sum(sN.cpuMs) / sum(sN.ms)).toFixed(3),
-      oneThreadCpuOverWall: +(sum(s1.cpuMs) / sum(s1.ms)).toFixed(3),
-      sameLosses: s1.losses.length === sN.losses.length && s1.losses.every((l, i) => l === sN.losses[i]),
-    });
-  }
-  return { threads, threadsReason, rows };
+      oneThreadMs: r.baseMs,
+      allThreadsMs: r.testMs,
+      cpuOverWall: r.testCpuOverWall,
+      oneThreadCpuOverWall: r.baseCpuOverWall,
+      sameLosses: r.maxLossDifference === 0,
+    })),
+  };
+}
+
+/** The accelerator against wasm alone, both on `threads` threads. */
+export async function measureAccelerator(options: {
+  command: string[];
+  threads: number | 'auto';
+  batch: number;
+  models: ModelPlan[];
+  progress?: (m: string) => void;
+}): Promise<AcceleratorFigure> {
+  const t = ['--threads', String(options.threads)];
+  const { rows, testReady } = await comparePair(options.command, t, [...t, '--accelerator', 'onnxruntime'], options.batch, options.models, options.progress);
+  const acc = (testReady?.accelerator ?? null) as AcceleratorFigure['accelerator'];
+  return { accelerator: acc, threads: testReady?.threads ?? 1, rows };
 }

@@ -26,6 +26,8 @@ import {
   Rng,
   selectBackend,
   wasmBackendInfo,
+  ACCELERATOR_PACKAGE,
+  findPackageEntry,
   type BackendName,
   type FermixPlugin,
   type ImageSet,
@@ -37,7 +39,7 @@ import { mixup } from '@fermix/plugin-mixup';
 import { UsageError } from './train.js';
 import { measureParallelTraining, type ParallelTrainingFigure } from '../bench/parallel.js';
 import { selfCommand } from '../sweep/runner.js';
-import { measureThreadScaling, type ThreadScalingFigure } from '../bench/scaling.js';
+import { measureAccelerator, measureThreadScaling, type AcceleratorFigure, type ThreadScalingFigure } from '../bench/scaling.js';
 import { parseThreadsFlag } from '../setup.js';
 
 export interface BenchCommandOptions {
@@ -65,6 +67,8 @@ export interface BenchCommandOptions {
   scaling?: boolean;
   /** argv that starts `fermix` for the child processes (default: this very program). */
   command?: string[];
+  /** Time the onnxruntime accelerator against wasm alone when @fermix/accel-onnxruntime is installed; default true. */
+  accelerator?: boolean;
 }
 
 /** Version of the JSON layout: bumped when a key changes meaning or disappears. */
@@ -135,6 +139,14 @@ export interface BenchReport {
   cpuOverWall: number;
   /** The step on all threads against one thread, each in a step-server process; null when skipped (--no-scaling) or off wasm. */
   threadScaling: ThreadScalingFigure | null;
+  /**
+   * The step with @fermix/accel-onnxruntime (the convolutions on ONNX Runtime's native kernels)
+   * against wasm alone, on the same threads, each its own step-server process; null when the
+   * package is not installed, skipped (--no-accelerator) or off wasm.
+   */
+  accelerator: AcceleratorFigure | null;
+  /** Why `accelerator` is null. */
+  acceleratorSkipped: string | null;
   backends: { name: string; available: boolean; reason: string | null }[];
   steps: StepRow[];
   /** The backend, model and data the ratios, kernels, data-wait and memory figures are measured on. */
@@ -401,6 +413,23 @@ export async function runBench(options: BenchCommandOptions = {}, progress: Prog
     for (const r of threadScaling.rows) progress(`${r.model}: 1 thread ${r.oneThreadMs.toFixed(0)} ms, ${r.threads} threads ${r.allThreadsMs.toFixed(0)} ms (${r.speedup.toFixed(2)}x, ${r.cpuOverWall.toFixed(2)} cores busy)`);
   }
 
+  let accelerator: AcceleratorFigure | null = null;
+  let acceleratorSkipped: string | null = null;
+  if (options.accelerator === false) acceleratorSkipped = 'skipped (--no-accelerator)';
+  else if (ratioBackend !== 'wasm') acceleratorSkipped = 'the accelerator is for the wasm backend';
+  else if (!findPackageEntry(ACCELERATOR_PACKAGE, process.cwd())) acceleratorSkipped = `${ACCELERATOR_PACKAGE} is not installed here`;
+  else {
+    progress('the step with the onnxruntime accelerator against wasm alone (two step-server processes, interleaved)...');
+    const models = plan.models
+      .filter((m) => m === 'small-cnn' || m === 'resnet18')
+      .map((model) => {
+        const spec = modelSpec(model, plan, 'wasm');
+        return { model, size: spec.size, warmup: Math.max(1, spec.warmup), rounds: spec.steps };
+      });
+    accelerator = await measureAccelerator({ command: options.command ?? selfCommand().slice(0, -1), threads, batch: plan.batch, models, progress });
+    for (const r of accelerator.rows) progress(`${r.model}: wasm ${r.baseMs.toFixed(0)} ms, with onnxruntime ${r.testMs.toFixed(0)} ms (${r.speedup.toFixed(2)}x)`);
+  }
+
   const smallRow = rows.find((r) => r.backend === ratioBackend && r.model === 'small-cnn');
   const scalingOf = (model: string) => threadScaling?.rows.find((r) => r.model === model)?.speedup ?? null;
   const multi = (ratioChoice.threads ?? 1) > 1;
@@ -431,6 +460,8 @@ export async function runBench(options: BenchCommandOptions = {}, progress: Prog
     threadsReason: ratioChoice.threadsReason ?? null,
     cpuOverWall: +group.cpuOverWall.toFixed(3),
     threadScaling,
+    accelerator,
+    acceleratorSkipped,
     backends,
     steps: rows,
     ratioSetup: { backend: ratioBackend, model: 'small-cnn', size: SMALL_SIZE, batch: plan.batch, warmup: group.warmup, rounds: group.rounds, data: dataName },
@@ -958,6 +989,17 @@ export function formatBenchReport(r: BenchReport): string {
         ),
     );
   }
+  if (r.accelerator) {
+    const a = r.accelerator;
+    parts.push(
+      `accelerator (${a.accelerator ? `onnxruntime ${a.accelerator.version}: ${a.accelerator.kernels.join(', ')} on ${a.accelerator.threads} thread(s)` : 'onnxruntime'}; against wasm alone on ${a.threads} thread(s), each side a step-server process, interleaved)\n` +
+        table(
+          ['model', 'input', 'batch', 'rounds', 'wasm ms', 'onnxruntime ms', 'speed-up', 'max loss diff'],
+          a.rows.map((x) => [x.model, `${x.size}x${x.size}`, x.batch, `${x.warmup}+${x.rounds}`, fixed(x.baseMs, 0), fixed(x.testMs, 0), fixed(x.speedup, 2), x.maxLossDifference.toExponential(1)]),
+          [false, false, true, false, true, true, true, true],
+        ),
+    );
+  } else parts.push(`accelerator: not measured (${r.acceleratorSkipped ?? 'unknown'})`);
   const d = r.cores.decode;
   parts.push(
     `cores: ${r.cores.availableParallelism} available; ${rs.backend} on ${r.threads} thread(s) (${r.threadsReason ?? 'unknown'}); training steps use ${fixed(r.cores.trainingCpuOverWall, 2)} cores (process CPU time / wall time)` +
