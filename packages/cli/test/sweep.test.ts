@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, validateConfig } from '@fermix/core';
 import { dropoutRate, readSweepFile } from '../src/sweep/spec.js';
+import { runThreadsEnv } from '../src/sweep/runner.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../../..');
@@ -156,6 +157,12 @@ describe('fermix sweep', () => {
     expect(epochs).toEqual([...Array(40).keys()]);
     const metrics = JSON.parse(readFileSync(path.join(second, 'metrics.json'), 'utf8'));
     expect(metrics.epochsRun).toBe(40);
+    // The cores are split between the runs that train at once: all of them for one, half each for two.
+    const cores = os.availableParallelism();
+    expect(JSON.parse(firstMetrics)).toMatchObject({ threads: cores, threadsReason: `FERMIX_THREADS=${cores} (${cores} core${cores === 1 ? '' : 's'} shared by 1 run at a time)` });
+    expect(metrics.threads).toBe(Math.max(1, Math.floor(cores / 2)));
+    expect(metrics.threadsReason).toMatch(/shared by 2 runs at a time/);
+    expect(again.stderr).toContain(`each run's wasm backend gets ${Math.max(1, Math.floor(cores / 2))} thread(s)`);
     expect(metrics.history.map((h: { epoch: number }) => h.epoch)).toEqual([...Array(40).keys()]);
 
     const state = JSON.parse(readFileSync(path.join(out, 'sweep.json'), 'utf8'));
@@ -207,6 +214,13 @@ describe('fermix sweep', () => {
       expect(log).toContain('interrupted; continue with'); // it stopped on its own, after its step
       expect(existsSync(path.join(out, `runs/seed-${seed}/metrics.json`))).toBe(false);
     }
+  });
+
+  it('gives each run an even share of the cores through FERMIX_THREADS, unless the user set it', () => {
+    expect(runThreadsEnv(2, {}, 8)).toEqual({ FERMIX_THREADS: '4', FERMIX_THREADS_WHY: '8 cores shared by 2 runs at a time' });
+    expect(runThreadsEnv(3, {}, 2)).toEqual({ FERMIX_THREADS: '1', FERMIX_THREADS_WHY: '2 cores shared by 3 runs at a time' });
+    expect(runThreadsEnv(1, {}, 1)).toEqual({ FERMIX_THREADS: '1', FERMIX_THREADS_WHY: '1 core shared by 1 run at a time' });
+    expect(runThreadsEnv(2, { FERMIX_THREADS: '3' }, 8)).toEqual({});
   });
 
   it('refuses to start while another sweep holds the folder', () => {
