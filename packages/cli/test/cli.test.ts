@@ -85,21 +85,38 @@ describe('fermix command', () => {
     expect(readFileSync(path.join(run, 'metrics.json'), 'utf8')).toBe(before);
   });
 
-  it('with dropout and mixaugment, a seeded run repeats itself, and a run resumed after epoch 1 equals it', () => {
+  it('with dropout and mixaugment, a seeded run repeats itself on any thread count, and a run resumed after epoch 1 equals it', () => {
     const withPlugins = tinyConfig.replace('epochs: 2', 'epochs: 2\n  earlyStopping: false') + 'plugins:\n  - mixaugment: { alpha: 0.4 }\n  - dropout: { rate: 0.5 }\n';
     const dir = project(withPlugins);
-    const history = (run: string) => JSON.parse(readFileSync(path.join(dir, run, 'metrics.json'), 'utf8')).history.map((h: { trainLoss: number; accuracy: number }) => [h.trainLoss, h.accuracy]);
-    expect(fermix(['train', '--out', 'a'], dir).code).toBe(0);
-    expect(fermix(['train', '--out', 'b'], dir).code).toBe(0);
+    const metricsOf = (run: string) => JSON.parse(readFileSync(path.join(dir, run, 'metrics.json'), 'utf8'));
+    const history = (run: string) => metricsOf(run).history.map((h: { trainLoss: number; accuracy: number }) => [h.trainLoss, h.accuracy]);
+    const a = fermix(['train', '--out', 'a', '--threads', '1'], dir);
+    expect(a.code, a.stderr).toBe(0);
+    expect(a.stderr).toMatch(/backend: wasm .*threads=1 threadsWhy=threads: 1 was asked for/);
+    expect(metricsOf('a')).toMatchObject({ backend: 'wasm', threads: 1 });
+    // The threaded build computes bit for bit what the single-thread build computes.
+    expect(fermix(['train', '--out', 'b', '--threads', '2'], dir).code).toBe(0);
+    expect(metricsOf('b').threads).toBe(2);
     expect(history('b')).toEqual(history('a'));
 
     writeFileSync(path.join(dir, 'fermix.config.yaml'), withPlugins.replace('epochs: 2', 'epochs: 1'));
     expect(fermix(['train', '--out', 'c'], dir).code).toBe(0);
     writeFileSync(path.join(dir, 'fermix.config.yaml'), withPlugins);
-    const resumed = fermix(['train', '--out', 'c', '--resume'], dir);
+    const resumed = fermix(['train', '--out', 'c', '--resume', '--threads', '3'], dir);
     expect(resumed.code, resumed.stderr).toBe(0);
     expect(resumed.stderr).toContain('resuming from');
     expect(history('c')).toEqual(history('a'));
+  });
+
+  it('refuses a --threads or --accelerator it cannot use, before anything starts', () => {
+    const dir = project(tinyConfig);
+    const threads = fermix(['train', '--out', 'run', '--threads', 'lots'], dir);
+    expect(threads.code).not.toBe(0);
+    expect(threads.stderr).toContain('--threads expects "auto" or an integer from 1 to 256, got "lots"');
+    const accel = fermix(['train', '--out', 'run', '--accelerator', 'gpu'], dir);
+    expect(accel.code).not.toBe(0);
+    expect(accel.stderr).toContain('--accelerator expects "none" or "onnxruntime", got "gpu"');
+    expect(existsSync(path.join(dir, 'run'))).toBe(false);
   });
 
   it('stops on a bad config before anything starts, naming the YAML path', () => {
