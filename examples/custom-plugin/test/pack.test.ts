@@ -10,7 +10,7 @@
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,10 +18,12 @@ import { ensureBuilt, lockDist, packagesDir, pluginDir } from './dist.js';
 
 const SKIP = process.env.FERMIX_SKIP_PACK === '1';
 const TFJS = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm'];
-const PUBLIC = ['core', 'backbones', 'plugin-mixup', 'plugin-mixaugment', 'plugin-flip', 'plugin-dropout', 'report', 'landmarks', 'cli'];
+const PUBLIC = ['core', 'backbones', 'plugin-mixup', 'plugin-mixaugment', 'plugin-flip', 'plugin-dropout', 'report', 'landmarks', 'accel-onnxruntime', 'cli'];
 const CLI_DEPS = ['@fermix/core', '@fermix/backbones', '@fermix/plugin-mixup', '@fermix/plugin-mixaugment', '@fermix/plugin-flip', '@fermix/plugin-dropout', '@fermix/report'];
 /** Packages that compute nothing with tensors: no tfjs peer. */
 const NO_TFJS = ['@fermix/report'];
+/** Packages that need no @fermix/core: the accelerator only registers tfjs kernels. */
+const NO_CORE = ['@fermix/accel-onnxruntime'];
 
 interface Packed {
   dir: string;
@@ -100,8 +102,8 @@ describe.skipIf(SKIP)('publish proof: pack, install in a scratch project, run th
     if (work && process.env.FERMIX_KEEP_PACK !== '1') rmSync(work, { recursive: true, force: true });
   });
 
-  it('packs the nine public packages and the example plugin', () => {
-    expect([...packed.keys()].sort()).toEqual([...CLI_DEPS, '@fermix/landmarks', '@fermix/cli', 'fermix-plugin-cutmix'].sort());
+  it('packs the ten public packages and the example plugin', () => {
+    expect([...packed.keys()].sort()).toEqual([...CLI_DEPS, '@fermix/landmarks', '@fermix/accel-onnxruntime', '@fermix/cli', 'fermix-plugin-cutmix'].sort());
   });
 
   it('each tarball has its ESM, CJS and type entries, README and LICENSE', () => {
@@ -129,7 +131,7 @@ describe.skipIf(SKIP)('publish proof: pack, install in a scratch project, run th
       if (p.name === '@fermix/cli') {
         expect(deps).toEqual(expect.arrayContaining(CLI_DEPS));
         for (const d of CLI_DEPS) expect(p.manifest.dependencies[d], d).toBe(`^${packed.get(d)!.manifest.version}`);
-      } else if (p.name !== '@fermix/core') {
+      } else if (p.name !== '@fermix/core' && !NO_CORE.includes(p.name)) {
         expect(peers, p.name).toContain('@fermix/core');
         expect(deps, `${p.name} depends on @fermix/core`).not.toContain('@fermix/core');
       }
@@ -210,7 +212,7 @@ describe.skipIf(SKIP)('publish proof: pack, install in a scratch project, run th
       }
     }
 
-    it('the installed `fermix train` runs flip, mixaugment and dropout on wasm and writes metrics.json', async () => {
+    it('the installed `fermix train` runs flip, mixaugment and dropout on wasm, on every core, and writes metrics.json', async () => {
       expect(existsSync(fermix)).toBe(true);
       const result = await train('builtins', ['flip', 'mixaugment', 'dropout']);
       expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
@@ -218,6 +220,19 @@ describe.skipIf(SKIP)('publish proof: pack, install in a scratch project, run th
       expect(metrics.accuracy).toBeGreaterThanOrEqual(0);
       expect(metrics.history).toHaveLength(1);
       expect(`${result.stdout}\n${result.stderr}`).toMatch(/wasm/);
+      // The threaded wasm build starts from the installed packages' own files.
+      expect(metrics.threads).toBe(os.availableParallelism());
+    });
+
+    it('the installed `fermix train --accelerator onnxruntime` finds @fermix/accel-onnxruntime in the project and trains with it', async () => {
+      const config = path.join(project, 'accel.yaml');
+      writeFileSync(config, trainConfig(['flip']));
+      const runDir = path.join(project, 'runs', 'accel');
+      const { stderr } = await run(fermix, ['train', '-c', config, '--out', runDir, '--accelerator', 'onnxruntime'], { cwd: project, env, timeout: 300_000 });
+      expect(stderr).toMatch(/accelerator=onnxruntime 1\.\d+\.\d+ \(Conv2D, FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter/);
+      const metrics = JSON.parse(readFileSync(path.join(runDir, 'metrics.json'), 'utf8'));
+      expect(metrics.accelerator).toMatch(/^onnxruntime 1\./);
+      expect(metrics.history).toHaveLength(1);
     });
 
     it('the installed `fermix sweep` runs a grid in separate processes and `fermix report` writes the tables and the HTML', async () => {
