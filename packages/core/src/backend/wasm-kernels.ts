@@ -89,7 +89,7 @@ interface WasmBackendLike {
  * Runs other wasm kernels and tracks their outputs; `finish(result)` disposes every intermediate
  * except `result` (reshape outputs share a refcounted dataId, so each one is released exactly once).
  */
-class WasmScope {
+export class WasmScope {
   private readonly temps: TensorInfo[] = [];
 
   constructor(readonly backend: WasmBackendLike) {}
@@ -609,11 +609,22 @@ const meanWasm: KernelFunc = (args) => {
     return stockMean.kernelFunc(args);
   }
   const outShape = keepDims ? x.shape.map((d, i) => (i === rank - 1 ? d : 1)) : [channels];
-  return withScope(args.backend, (s) => {
-    const pooled = s.run('AvgPool', { x: s.reshape(x, [1, rows, 1, channels]) }, { filterSize: [rows, 1], strides: [1, 1], pad: 'valid' } as unknown as NamedAttrMap);
-    return s.reshape(pooled, outShape);
-  });
+  return withScope(args.backend, (s) => s.reshape(meanOfRows(s, x, rows, channels, rank > 2 ? x.shape[0] : 1), outShape));
 };
+
+/**
+ * The mean of `x` viewed as [rows, C] over its rows, by XNNPACK average pooling in two stages:
+ * `groups` (the batch) pools of rows / groups rows each, which the thread pool shares out (one
+ * output per group; a single pool has one output and runs on one thread), then the mean of the
+ * group means (equal group sizes, so it is the mean). Each output is computed by one thread:
+ * the result does not depend on the thread count.
+ */
+export function meanOfRows(s: WasmScope, x: TensorInfo, rows: number, channels: number, groups: number): TensorInfo {
+  const pool = (t: TensorInfo, batch: number, window: number) =>
+    s.run('AvgPool', { x: s.reshape(t, [batch, window, 1, channels]) }, { filterSize: [window, 1], strides: [1, 1], pad: 'valid' } as unknown as NamedAttrMap);
+  if (groups <= 1 || rows % groups !== 0 || rows / groups <= 1) return pool(x, 1, rows);
+  return pool(pool(x, groups, rows / groups), 1, groups);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Registration
