@@ -1,8 +1,10 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """
 Records PyTorch's own trajectories for fermix's optimizer and schedule tests.
 
-    python3 packages/core/scripts/torch-reference.py   # PyTorch 1.13 (Debian: python3-torch)
+    /usr/bin/python3 packages/core/scripts/torch-reference.py   # PyTorch 1.13 (Debian: python3-torch)
+
+(Debian's torch lives in the system Python; a pyenv `python3` on PATH will not see it.)
 
 A fixed two-layer network (5 -> 6 tanh -> 3, softmax cross-entropy) trains for 100 steps on ten
 fixed batches of 8, cycled. For every case below, the lr of each step, the loss of each step and
