@@ -35,6 +35,7 @@ export function createProgram(run: (code: Promise<number>) => void): Command {
     .option('-c, --config <file>', 'config the checkpoint was trained with (e.g. <run>/config.yaml)')
     .requiredOption('--checkpoint <dir>', 'checkpoint folder, e.g. <run>/checkpoints/best')
     .option('--split <name>', 'split to evaluate (default: data.testSplit)')
+    .option('--tta <list>', "test-time augmentation: flip (average each image's and its mirror's probabilities) or none (default: the config's eval.tta)")
     .addOption(new Option('--json <file>', 'also write the metrics as JSON'))
     .action((opts) => run(evalCommand(opts)));
 

@@ -9,7 +9,7 @@ export * from './model.js';
 export * from './container.js';
 export * from './run-folder.js';
 export { ConfigError, OptionsError, formatPath, issuesFromZod, parseOptions, type ConfigIssue, type ConfigPath } from './config/errors.js';
-export { configSchema, type FermixConfig, type FermixConfigInput } from './config/schema.js';
+export { configSchema, COMMON_OPTIMIZER_KEYS, OPTIMIZER_KEYS, SCHEDULE_KEYS, type FermixConfig, type FermixConfigInput } from './config/schema.js';
 export { CONFIG_SEARCH_PLACES, findConfigFile, loadConfig, locateInConfig, readConfigFile, validateConfig, type LoadConfigOptions } from './config/load.js';
 export { selectBackend, type BackendChoice, type BackendName } from './backend/select.js';
 export { initWasmBackend } from './backend/wasm.js';

@@ -5,14 +5,14 @@ import { SCHEDULE_NAMES, type ScheduleName } from '../train/schedules.js';
 
 const positiveInt = z.number().int().min(1);
 
-/** The keys each optimizer takes besides name, lr and weightDecay. */
-const OPTIMIZER_KEYS: Record<OptimizerName, string[]> = {
+/** The keys each optimizer takes besides name, lr, weightDecay and noDecayForNormAndBias. */
+export const OPTIMIZER_KEYS: Record<OptimizerName, string[]> = {
   sgd: ['momentum', 'nesterov'],
   adam: ['betas', 'eps'],
   adamw: ['betas', 'eps'],
   rmsprop: ['momentum', 'alpha', 'eps'],
 };
-const COMMON_OPTIMIZER_KEYS = ['name', 'lr', 'weightDecay', 'noDecayForNormAndBias'];
+export const COMMON_OPTIMIZER_KEYS = ['name', 'lr', 'weightDecay', 'noDecayForNormAndBias'];
 
 /** `train.optimizer`: PyTorch's optimizers and their options, under PyTorch's meanings. */
 const optimizerSchema = z
@@ -48,7 +48,7 @@ const optimizerSchema = z
   });
 
 /** The keys each schedule takes besides name. */
-const SCHEDULE_KEYS: Record<ScheduleName, string[]> = {
+export const SCHEDULE_KEYS: Record<ScheduleName, string[]> = {
   constant: [],
   step: ['milestones', 'gamma'],
   cosine: ['warmupEpochs', 'warmupSteps', 'warmupStartFactor', 'minLr'],
