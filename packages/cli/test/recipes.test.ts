@@ -83,6 +83,28 @@ describe('fermix with optimizers, schedules, label smoothing, EMA and TTA', () =
   });
 });
 
+describe('examples of the modern recipe', () => {
+  const examples = path.resolve(root, 'examples');
+
+  it('rafdb-modern and fer2013-mini/modern.yaml are valid configs with AdamW, cosine warmup, label smoothing, mixaugment + flip and flip TTA', async () => {
+    const { loadConfig } = await import('@fermix/core');
+    for (const file of ['rafdb-modern/fermix.config.yaml', 'fer2013-mini/modern.yaml']) {
+      const config = await loadConfig({ file: path.join(examples, file) });
+      expect(config.train.optimizer.name).toBe('adamw');
+      expect(config.train.schedule).toMatchObject({ name: 'cosine' });
+      expect(config.train.schedule.warmupEpochs).toBeGreaterThan(0);
+      expect(config.eval.tta).toEqual(['flip']);
+      expect(config.plugins.map((p) => (typeof p === 'string' ? p : Object.keys(p)[0]))).toEqual(['flip', 'label-smoothing', 'mixaugment']);
+    }
+  });
+
+  it('the optimizer sweep expands into valid configs, 3 optimizers x 3 schedules x 3 seeds', () => {
+    const sweep = readSweepFile(path.join(examples, 'rafdb-modern/optimizers.sweep.yaml'));
+    expect(sweep.runs).toHaveLength(27);
+    for (const run of sweep.runs) expect(() => validateConfig(run.config, { baseDir: path.join(examples, 'rafdb-modern') })).not.toThrow();
+  });
+});
+
 describe('a sweep over optimizers and schedules', () => {
   const base = `seed: 2
 data: { format: synthetic, imageSize: 16 }
