@@ -51,8 +51,9 @@ export interface TrainStep {
   /** Steps run so far; the next step's `ctx.step`. */
   step: number;
   /**
-   * Names of trainable variables to keep fixed (they get a zero gradient), or null. With Adam this
-   * leaves them exactly where they are as long as they have not been trained before.
+   * Names of trainable variables to keep fixed (they get a zero gradient), or null. fermix's
+   * optimizers (optimizers.ts) leave them alone entirely, weight decay included; with tfjs's Adam
+   * they stay where they are as long as they have not been trained before.
    */
   frozen: Set<string> | null;
   /**
