@@ -346,6 +346,7 @@ export class Trainer {
       }
     }
 
+    ema?.dispose();
     // Keep the best model: restore its weights (from memory, or from its checkpoint after a resume).
     if (bestWeights) {
       model.setWeights(bestWeights);
