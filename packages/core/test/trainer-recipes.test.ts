@@ -104,4 +104,17 @@ describe('Trainer with optimizers, schedules, clipping, EMA and TTA', () => {
     const setup = tinySetup({ train: { epochs: 2, schedule: { name: 'cosine', warmupSteps: 6 } } });
     await expect(new Trainer(setup).run()).rejects.toThrow(/train\.schedule\.warmupSteps: expected a warmup shorter than the run \(2 epochs of 3 steps = 6 steps\), found 6/);
   });
+
+  it('keeps the tensor count flat with AdamW, cosine, clipping, EMA and TTA: what remains is the model and the optimizer state', async () => {
+    const before = tf.memory().numTensors;
+    const { model } = await new Trainer(
+      tinySetup({
+        train: { epochs: 2, earlyStopping: false, optimizer: { name: 'adamw', lr: 0.01 }, schedule: { name: 'cosine', warmupSteps: 2 }, clipNorm: 1, ema: { decay: 0.9 } },
+        eval: { tta: ['flip'] },
+      }),
+    ).run();
+    const owned = model.weights.length + 2 * model.trainableWeights.length;
+    expect(tf.memory().numTensors - before).toBeLessThanOrEqual(owned);
+    model.dispose();
+  });
 });
