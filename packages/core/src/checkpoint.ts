@@ -416,6 +416,12 @@ function readOptimizerFile(dir: string): OptimizerFile {
   return file;
 }
 
+/**
+ * Optimizers that can take another's saved state: fermix's Adam keeps exactly the slots of tfjs's
+ * (iterations, then every m, then every v), so a run checkpointed before fermix had its own Adam resumes.
+ */
+const COMPATIBLE_STATE: Record<string, string[]> = { FermixAdam: ['Adam'] };
+
 /** Decoded optimizer state, ready to set. Owns its tensors until disposed. */
 interface PreparedOptimizerState {
   apply(): Promise<void>;
@@ -434,7 +440,7 @@ async function prepareOptimizerState(
 ): Promise<PreparedOptimizerState> {
   const source = path.join(dir, OPTIMIZER_JSON);
   const file = readOptimizerFile(dir);
-  if (file.className !== optimizer.getClassName()) {
+  if (file.className !== optimizer.getClassName() && !COMPATIBLE_STATE[optimizer.getClassName()]?.includes(file.className)) {
     throw new Error(`${source}: the checkpoint holds ${file.className} state but the optimizer is ${optimizer.getClassName()}`);
   }
   const { specs, data } = readWeightsManifest(dir, file.weightsManifest, source);

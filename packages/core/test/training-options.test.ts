@@ -177,6 +177,25 @@ describe('optimizers in createTrainStep', () => {
   });
 });
 
+describe('checkpoints from before fermix had its own Adam', () => {
+  it("load into fermix's Adam: same slots, same iterations", async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'fermix-optim-'));
+    const store = new CheckpointStore();
+    const { x, y } = batch();
+    const old = { model: denseModel(), optimizer: tf.train.adam(0.01) };
+    createTrainStep(old)({ x, y });
+    await store.save(dir, { ...old, state: { epoch: 0, step: 1, bestMetric: null, bestEpoch: -1, monitor: 'loss', rng: {} } });
+    const next = { model: denseModel(5), optimizer: createOptimizer({ name: 'adam', lr: 0.01 }) };
+    await store.load(dir, next);
+    expect(next.optimizer.iterations).toBe(1);
+    const [oldSlots, newSlots] = [await old.optimizer.getWeights(), await next.optimizer.getWeights()];
+    expect(newSlots.map((w) => w.name.split('/').pop())).toEqual(oldSlots.map((w) => w.name.split('/').pop()));
+    newSlots.slice(1).forEach((w, i) => expect(Array.from(w.tensor.dataSync())).toEqual(Array.from(oldSlots[i + 1].tensor.dataSync())));
+    await expect(store.load(dir, { model: denseModel(5), optimizer: new SGD(0.1, 0.9) })).rejects.toThrow(/holds Adam state but the optimizer is FermixSGD/);
+    tf.dispose([x, y]);
+  });
+});
+
 describe('schedules', () => {
   it('cosine with warmup rises linearly from lr x warmupStartFactor, peaks at lr and ends near minLr', () => {
     const s = createSchedule({ name: 'cosine', warmupEpochs: 1, warmupStartFactor: 0.1, minLr: 0.01 }, { lr: 1, stepsPerEpoch: 10, epochs: 5 });
