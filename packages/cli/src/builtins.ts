@@ -1,11 +1,12 @@
 import dropout from '@fermix/plugin-dropout';
 import flip from '@fermix/plugin-flip';
+import labelSmoothing from '@fermix/plugin-label-smoothing';
 import mixaugment from '@fermix/plugin-mixaugment';
 import mixup from '@fermix/plugin-mixup';
 import type { PluginFactory, PluginRegistry } from '@fermix/core';
 
 /** The plugins that come with the fermix command, by their short names. */
-export const builtinPlugins: Record<string, PluginFactory> = { mixup, mixaugment, flip, dropout };
+export const builtinPlugins: Record<string, PluginFactory> = { mixup, mixaugment, flip, dropout, 'label-smoothing': labelSmoothing };
 
 /** Registers them, so `- mixup: {...}` works wherever the config file sits. */
 export function registerBuiltinPlugins(registry: PluginRegistry): PluginRegistry {

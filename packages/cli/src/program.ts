@@ -41,6 +41,7 @@ export function createProgram(run: (code: Promise<number>) => void): Command {
     .option('--split <name>', 'split to evaluate (default: data.testSplit)')
     .option('--threads <n|auto>', "threads of the wasm backend (default: the config's threads, else every core)")
     .option('--accelerator <name>', "none, or onnxruntime (needs @fermix/accel-onnxruntime; default: the config's accelerator)")
+    .option('--tta <list>', "test-time augmentation: flip (average each image's and its mirror's probabilities) or none (default: the config's eval.tta)")
     .addOption(new Option('--json <file>', 'also write the metrics as JSON'))
     .action((opts) => run(evalCommand(opts)));
 

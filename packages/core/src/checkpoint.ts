@@ -9,6 +9,7 @@
  *   model.json + weights.bin       the model, loadable with `tf.loadLayersModel(fsIOHandler(dir))`
  *   optimizer.json + optimizer.bin the optimizer's getWeights(), aligned to model.trainableWeights
  *   state.json                     CheckpointState (epoch, step, best metric, rng states, ...)
+ *   ema.json + ema.bin             optional: the weight EMA (train.ema), aligned to model.trainableWeights
  *   COMPLETE                       written last; lists every file with its size
  *
  * File IO here is synchronous on purpose: checkpoints are written between training steps when
@@ -40,9 +41,13 @@ import { silentLogger, type Logger } from './logger.js';
 const OPTIMIZER_JSON = 'optimizer.json';
 const OPTIMIZER_BIN = 'optimizer.bin';
 const STATE_JSON = 'state.json';
+const EMA_JSON = 'ema.json';
+const EMA_BIN = 'ema.bin';
 const COMPLETE = 'COMPLETE';
 /** Files the COMPLETE marker vouches for. */
 const CHECKPOINT_FILES = [MODEL_JSON, WEIGHTS_BIN, OPTIMIZER_JSON, OPTIMIZER_BIN, STATE_JSON];
+/** Files a checkpoint may have; when the marker lists them, they are vouched for too. */
+const OPTIONAL_FILES = [EMA_JSON, EMA_BIN];
 
 /** The run's progress, stored as state.json next to the weights. */
 export interface CheckpointState {
@@ -72,6 +77,7 @@ interface CompleteMarker {
 function writeCompleteMarker(dir: string): void {
   const files: Record<string, number> = {};
   for (const name of CHECKPOINT_FILES) files[name] = fs.statSync(path.join(dir, name)).size;
+  for (const name of OPTIONAL_FILES) if (fs.existsSync(path.join(dir, name))) files[name] = fs.statSync(path.join(dir, name)).size;
   const marker: CompleteMarker = { format: 'fermix-checkpoint', version: 1, savedAt: Date.now(), files };
   writeFileDurable(path.join(dir, COMPLETE), JSON.stringify(marker, null, 2));
 }
@@ -89,7 +95,7 @@ function readCompleteMarker(dir: string): CompleteMarker | null {
 function isComplete(dir: string): boolean {
   const marker = readCompleteMarker(dir);
   if (!marker) return false;
-  return CHECKPOINT_FILES.every((name) => {
+  return [...CHECKPOINT_FILES, ...OPTIONAL_FILES.filter((name) => name in marker.files)].every((name) => {
     try {
       return fs.statSync(path.join(dir, name)).size === marker.files[name];
     } catch {
@@ -137,7 +143,7 @@ function isStaleTempDir(dir: string): boolean {
 
 /** Files a checkpoint folder may hold (including write side files); anything else is not ours to replace. */
 function isCheckpointFileName(name: string): boolean {
-  return name === COMPLETE || CHECKPOINT_FILES.some((f) => name === f || name.startsWith(`${f}.partial-`));
+  return name === COMPLETE || [...CHECKPOINT_FILES, ...OPTIONAL_FILES].some((f) => name === f || name.startsWith(`${f}.partial-`));
 }
 
 /** Entries of `dir` a checkpoint never writes (empty when `dir` does not exist). */
@@ -410,6 +416,12 @@ function readOptimizerFile(dir: string): OptimizerFile {
   return file;
 }
 
+/**
+ * Optimizers that can take another's saved state: fermix's Adam keeps exactly the slots of tfjs's
+ * (iterations, then every m, then every v), so a run checkpointed before fermix had its own Adam resumes.
+ */
+const COMPATIBLE_STATE: Record<string, string[]> = { FermixAdam: ['Adam'] };
+
 /** Decoded optimizer state, ready to set. Owns its tensors until disposed. */
 interface PreparedOptimizerState {
   apply(): Promise<void>;
@@ -428,7 +440,7 @@ async function prepareOptimizerState(
 ): Promise<PreparedOptimizerState> {
   const source = path.join(dir, OPTIMIZER_JSON);
   const file = readOptimizerFile(dir);
-  if (file.className !== optimizer.getClassName()) {
+  if (file.className !== optimizer.getClassName() && !COMPATIBLE_STATE[optimizer.getClassName()]?.includes(file.className)) {
     throw new Error(`${source}: the checkpoint holds ${file.className} state but the optimizer is ${optimizer.getClassName()}`);
   }
   const { specs, data } = readWeightsManifest(dir, file.weightsManifest, source);
@@ -470,6 +482,50 @@ async function prepareOptimizerState(
     },
     dispose: () => tf.dispose(tensors),
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Weight EMA
+
+interface EmaFile {
+  format: 'fermix-ema';
+  version: 1;
+  decay: number;
+  weightsManifest: tf.io.WeightsManifestConfig;
+}
+
+/** The averages are named `ema/<index into model.trainableWeights>`, which survives a rebuild. */
+async function writeEmaState(dir: string, ema: CheckpointEma, model: tfl.LayersModel): Promise<void> {
+  const count = model.trainableWeights.length;
+  if (ema.shadows.length !== count) throw new Error(`checkpoint: the EMA holds ${ema.shadows.length} weights but the model has ${count} trainable weights`);
+  const { data, specs } = await tf.io.encodeWeights(ema.shadows.map((tensor, i) => ({ name: `ema/${i}`, tensor })));
+  const file: EmaFile = { format: 'fermix-ema', version: 1, decay: ema.decay, weightsManifest: [{ paths: [EMA_BIN], weights: specs }] };
+  writeFileDurable(path.join(dir, EMA_BIN), new Uint8Array(data));
+  writeFileDurable(path.join(dir, EMA_JSON), JSON.stringify(file, null, 2));
+}
+
+/** Decoded EMA averages checked against the model's trainable weights, or null when the checkpoint has none. */
+function prepareEmaState(dir: string, model: tfl.LayersModel): tf.Tensor[] | null {
+  const jsonFile = path.join(dir, EMA_JSON);
+  if (!fs.existsSync(jsonFile)) return null;
+  const file = readJsonFile(jsonFile) as EmaFile;
+  if (file?.format !== 'fermix-ema' || !Array.isArray(file.weightsManifest)) throw new Error(`${jsonFile}: not a fermix EMA file`);
+  const { specs, data } = readWeightsManifest(dir, file.weightsManifest, jsonFile);
+  const trainable = model.trainableWeights;
+  if (specs.length !== trainable.length) throw new Error(`${jsonFile}: ${specs.length} averages but the model has ${trainable.length} trainable weights`);
+  specs.forEach((spec, i) => {
+    if (!sameShape(trainable[i].shape, spec.shape)) {
+      throw new Error(`${jsonFile}: shape mismatch for the average of '${trainable[i].originalName}': the model has ${formatShape(trainable[i].shape)}, the checkpoint has ${formatShape(spec.shape)}`);
+    }
+  });
+  return decodeInOrder(specs, data);
+}
+
+/** What a checkpoint keeps of a weight EMA (see train/ema.ts). */
+export interface CheckpointEma {
+  readonly decay: number;
+  readonly shadows: readonly tf.Tensor[];
+  setValues(values: readonly tf.Tensor[]): void;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -545,7 +601,7 @@ export class CheckpointStore {
    */
   async save(
     dir: string,
-    { model, optimizer, state }: { model: tfl.LayersModel; optimizer: tf.Optimizer; state: CheckpointState },
+    { model, optimizer, state, ema }: { model: tfl.LayersModel; optimizer: tf.Optimizer; state: CheckpointState; ema?: CheckpointEma },
   ): Promise<void> {
     const target = path.resolve(dir);
     validateState(state, 'checkpoint.save');
@@ -559,7 +615,7 @@ export class CheckpointStore {
     activeTempDirs.add(tmp);
     try {
       fs.mkdirSync(tmp);
-      await this.writeContents(tmp, model, optimizer, stateJson);
+      await this.writeContents(tmp, model, optimizer, stateJson, ema);
       swapIntoPlace(target, tmp, (stage) => this.crashPoint(stage));
     } catch (err) {
       // A real failure: drop the partial temp folder. A simulated kill leaves it, as a kill would.
@@ -574,24 +630,33 @@ export class CheckpointStore {
   }
 
   /**
-   * Loads weights into `model` (already built, same architecture), restores the optimizer state and
-   * returns the run state. Everything is read and validated before the model or optimizer change.
+   * Loads weights into `model` (already built, same architecture), restores the optimizer state (and
+   * the weight EMA, when given and saved) and returns the run state. Everything is read and
+   * validated before the model, optimizer or EMA change. An EMA the checkpoint lacks starts from the loaded weights.
    */
-  async load(dir: string, { model, optimizer }: { model: tfl.LayersModel; optimizer: tf.Optimizer }): Promise<CheckpointState> {
+  async load(dir: string, { model, optimizer, ema }: { model: tfl.LayersModel; optimizer: tf.Optimizer; ema?: CheckpointEma }): Promise<CheckpointState> {
     const target = this.resolveForRead(dir);
     const state = validateState(readJsonFile(path.join(target, STATE_JSON)), path.join(target, STATE_JSON));
     const weights = prepareModelWeights(target, model);
     try {
-      const optimizerState = await prepareOptimizerState(target, optimizer, model);
+      const averages = ema ? prepareEmaState(target, model) : null;
       try {
-        weights.apply();
-        await optimizerState.apply();
+        const optimizerState = await prepareOptimizerState(target, optimizer, model);
+        try {
+          weights.apply();
+          await optimizerState.apply();
+          if (averages) ema!.setValues(averages);
+          else if (ema) ema.setValues(model.trainableWeights.map((w) => variableOf(w)));
+        } finally {
+          optimizerState.dispose();
+        }
       } finally {
-        optimizerState.dispose();
+        if (averages) tf.dispose(averages);
       }
     } finally {
       weights.dispose();
     }
+    if (ema && !fs.existsSync(path.join(target, EMA_JSON))) this.logger.warn('checkpoint: no EMA in it; the EMA starts from the loaded weights', { dir: target });
     this.logger.debug('checkpoint: loaded', { dir: target, epoch: state.epoch, step: state.step });
     return state;
   }
@@ -626,10 +691,11 @@ export class CheckpointStore {
     return target;
   }
 
-  private async writeContents(tmp: string, model: tfl.LayersModel, optimizer: tf.Optimizer, stateJson: string): Promise<void> {
+  private async writeContents(tmp: string, model: tfl.LayersModel, optimizer: tf.Optimizer, stateJson: string, ema?: CheckpointEma): Promise<void> {
     await model.save(fsIOHandler(tmp));
     this.crashPoint('model');
     await writeOptimizerState(tmp, optimizer, model);
+    if (ema) await writeEmaState(tmp, ema, model);
     this.crashPoint('optimizer');
     writeFileDurable(path.join(tmp, STATE_JSON), stateJson);
     this.crashPoint('state');

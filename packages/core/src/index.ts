@@ -9,7 +9,7 @@ export * from './model.js';
 export * from './container.js';
 export * from './run-folder.js';
 export { ConfigError, OptionsError, formatPath, issuesFromZod, parseOptions, type ConfigIssue, type ConfigPath } from './config/errors.js';
-export { configSchema, type FermixConfig, type FermixConfigInput } from './config/schema.js';
+export { configSchema, COMMON_OPTIMIZER_KEYS, OPTIMIZER_KEYS, SCHEDULE_KEYS, type FermixConfig, type FermixConfigInput } from './config/schema.js';
 export { CONFIG_SEARCH_PLACES, findConfigFile, loadConfig, locateInConfig, readConfigFile, validateConfig, type LoadConfigOptions } from './config/load.js';
 export { ACCELERATOR_PACKAGE, selectBackend, type AcceleratorName, type BackendChoice, type BackendName, type SelectBackendOptions } from './backend/select.js';
 export { availableCores, initWasmBackend, resolveThreads, splitCores, wasmBackendInfo, type ThreadsSetting, type WasmBackendInfo, type WasmBackendOptions } from './backend/wasm.js';
@@ -23,7 +23,24 @@ export { createSyntheticSource, renderSyntheticFace, type SyntheticOptions } fro
 export { categoricalCrossEntropy, weightedCrossEntropy, PROBABILITY_EPSILON } from './train/loss.js';
 export { createTrainStep, forwardViews, type PlainBatch, type TrainStep, type TrainStepOptions } from './train/step.js';
 export { batchRanges, batchTensors, gatherBatch, identityOrder, type HostBatch } from './train/batches.js';
-export { evaluateModel, predictSet, recalibrateBatchNorm } from './train/evaluate.js';
+export { evaluateModel, predictProbabilities, predictSet, recalibrateBatchNorm, type PredictOptions, type TtaName } from './train/evaluate.js';
+export { Adam, AdamW, FermixOptimizer, RMSprop, SGD, OPTIMIZER_NAMES, createOptimizer, decaysUnlessNormOrBias, setLearningRate, type OptimizerName, type OptimizerSettings } from './train/optimizers.js';
+export {
+  SCHEDULE_NAMES,
+  createSchedule,
+  cosineLr,
+  exponentialLr,
+  oneCycleLr,
+  stepDecayLr,
+  warmupStepsOf,
+  type LrSchedule,
+  type PlateauState,
+  type ScheduleName,
+  type ScheduleRun,
+  type ScheduleSettings,
+} from './train/schedules.js';
+export { clipByGlobalNorm, globalNorm } from './train/clip.js';
+export { createWeightEma, emaStep, type WeightEma } from './train/ema.js';
 export { Trainer, type EpochRecord, type ProgressEvent, type RunMetrics, type TrainerOptions, type TrainResult } from './train/trainer.js';
 export { z } from 'zod';
 export { loadPretrainedWeights, type PretrainedWeightsReport, type LoadPretrainedWeightsOptions } from './weights.js';

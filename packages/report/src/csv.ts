@@ -22,7 +22,7 @@ export function csvPct(x: number | null | undefined): string {
 }
 
 const ABLATION_HEADER = [
-  'method', 'alpha', 'dropout', 'backbone', 'lr', 'n', 'seeds',
+  'method', 'alpha', 'dropout', 'backbone', 'lr', 'optimizer', 'schedule', 'n', 'seeds',
   'accuracy_mean', 'accuracy_std', 'macro_f1_mean', 'macro_f1_std', 'average_accuracy_mean', 'average_accuracy_std', 'best',
 ];
 
@@ -31,7 +31,7 @@ export function ablationCsv(table: AblationTable): string {
   return toCsv(
     ABLATION_HEADER,
     table.rows.map((r) => [
-      r.method, r.alpha ?? '', r.dropout ?? 'no', r.backbone, r.lr, r.runs.length, r.seeds.join(' '),
+      r.method, r.alpha ?? '', r.dropout ?? 'no', r.backbone, r.lr, r.optimizer, r.schedule, r.runs.length, r.seeds.join(' '),
       csvPct(r.accuracy.mean), csvPct(r.accuracy.std), csvPct(r.macroF1.mean), csvPct(r.macroF1.std),
       csvPct(r.averageAccuracy.mean), csvPct(r.averageAccuracy.std), r === table.best,
     ]),
@@ -59,15 +59,15 @@ export function perClassCsv(report: Report): string | null {
 /** Every run folder found, finished or not, with its own figures. */
 export function runsCsv(report: Report): string {
   const finished = (r: FinishedRun) => [
-    r.name, 'finished', r.settings.method, r.settings.alpha ?? '', r.settings.dropout ?? 'no', r.settings.seed, r.settings.backbone, r.settings.lr,
+    r.name, 'finished', r.settings.method, r.settings.alpha ?? '', r.settings.dropout ?? 'no', r.settings.seed, r.settings.backbone, r.settings.lr, r.settings.optimizer, r.settings.schedule,
     csvPct(r.metrics.accuracy), csvPct(r.metrics.macroF1), csvPct(r.metrics.averageAccuracy), r.metrics.bestEpoch, r.metrics.epochsRun, r.metrics.seconds, '',
   ];
   const unfinished = (r: UnfinishedRun) => [
-    r.name, 'unfinished', r.settings?.method, r.settings?.alpha ?? '', r.settings ? r.settings.dropout ?? 'no' : '', r.settings?.seed, r.settings?.backbone, r.settings?.lr,
+    r.name, 'unfinished', r.settings?.method, r.settings?.alpha ?? '', r.settings ? r.settings.dropout ?? 'no' : '', r.settings?.seed, r.settings?.backbone, r.settings?.lr, r.settings?.optimizer, r.settings?.schedule,
     '', '', '', '', '', '', r.reason,
   ];
   return toCsv(
-    ['run', 'status', 'method', 'alpha', 'dropout', 'seed', 'backbone', 'lr', 'accuracy', 'macro_f1', 'average_accuracy', 'best_epoch', 'epochs_run', 'seconds', 'reason'],
+    ['run', 'status', 'method', 'alpha', 'dropout', 'seed', 'backbone', 'lr', 'optimizer', 'schedule', 'accuracy', 'macro_f1', 'average_accuracy', 'best_epoch', 'epochs_run', 'seconds', 'reason'],
     [...report.rows.flatMap((r) => r.runs).map(finished), ...report.collection.unfinished.map(unfinished)],
   );
 }

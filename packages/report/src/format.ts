@@ -20,7 +20,7 @@ export function meanStd(s: MetricSummary): string {
 export const alphaLabel = (alpha: number | null) => (alpha === null ? '-' : String(alpha));
 export const dropoutLabel = (dropout: number | null) => (dropout === null ? 'no' : String(dropout));
 
-/** The key columns of a row: method, alpha, dropout, then backbone and lr when they vary. */
+/** The key columns of a row: method, alpha, dropout, then backbone, lr, optimizer and schedule when they vary. */
 export function keyHeader(extra: ExtraKey[]): string[] {
   return ['method', 'alpha', 'dropout', ...extra];
 }

@@ -3,13 +3,15 @@ import type { FinishedRun } from './types.js';
 
 /** One configuration of the ablation: its runs (one per seed) and their metrics as mean ± std. */
 export interface AblationRow {
-  /** method|alpha|dropout|backbone|lr, unique per row. */
+  /** method|alpha|dropout|backbone|lr|optimizer|schedule, unique per row. */
   id: string;
   method: string;
   alpha: number | null;
   dropout: number | null;
   backbone: string;
   lr: number;
+  optimizer: string;
+  schedule: string;
   runs: FinishedRun[];
   seeds: number[];
   accuracy: MetricSummary;
@@ -18,7 +20,7 @@ export interface AblationRow {
 }
 
 /** Settings that become row keys when the runs differ in them. */
-export type ExtraKey = 'backbone' | 'lr';
+export type ExtraKey = 'backbone' | 'lr' | 'optimizer' | 'schedule';
 
 /** The paper's methods, in the paper's order; any other method follows them alphabetically. */
 export const PAPER_METHODS = ['vanilla', 'mixup', 'mixaugment', 'mixaugment+flip'];
@@ -28,19 +30,19 @@ export function compareMethods(a: string, b: string): number {
   return rank(a) - rank(b) || a.localeCompare(b);
 }
 
-/** `backbone` and `lr` when the runs do not all share one. */
+/** `backbone`, `lr`, `optimizer` and `schedule` when the runs do not all share one. */
 export function extraKeys(runs: FinishedRun[]): ExtraKey[] {
-  return (['backbone', 'lr'] as const).filter((k) => new Set(runs.map((r) => r.settings[k])).size > 1);
+  return (['backbone', 'lr', 'optimizer', 'schedule'] as const).filter((k) => new Set(runs.map((r) => r.settings[k])).size > 1);
 }
 
 const byNullFirst = (a: number | null, b: number | null) => (a ?? -Infinity) - (b ?? -Infinity);
 
-/** Groups runs into rows by method, alpha, dropout, backbone and lr, in table order. */
+/** Groups runs into rows by method, alpha, dropout, backbone, lr, optimizer and schedule, in table order. */
 export function groupRows(runs: FinishedRun[]): AblationRow[] {
   const groups = new Map<string, FinishedRun[]>();
   for (const run of runs) {
     const s = run.settings;
-    const id = [s.method, s.alpha ?? '-', s.dropout ?? 'no', s.backbone, s.lr].join('|');
+    const id = [s.method, s.alpha ?? '-', s.dropout ?? 'no', s.backbone, s.lr, s.optimizer, s.schedule].join('|');
     groups.set(id, [...(groups.get(id) ?? []), run]);
   }
   const rows = [...groups].map(([id, group]): AblationRow => {
@@ -53,6 +55,8 @@ export function groupRows(runs: FinishedRun[]): AblationRow[] {
       dropout: s.dropout,
       backbone: s.backbone,
       lr: s.lr,
+      optimizer: s.optimizer,
+      schedule: s.schedule,
       runs: sorted,
       seeds: sorted.map((r) => r.settings.seed),
       accuracy: summarize(sorted.map((r) => r.metrics.accuracy)),
@@ -62,7 +66,7 @@ export function groupRows(runs: FinishedRun[]): AblationRow[] {
   });
   return rows.sort(
     (a, b) =>
-      compareMethods(a.method, b.method) || byNullFirst(a.alpha, b.alpha) || byNullFirst(a.dropout, b.dropout) || a.backbone.localeCompare(b.backbone) || a.lr - b.lr,
+      compareMethods(a.method, b.method) || byNullFirst(a.alpha, b.alpha) || byNullFirst(a.dropout, b.dropout) || a.backbone.localeCompare(b.backbone) || a.lr - b.lr || a.optimizer.localeCompare(b.optimizer) || a.schedule.localeCompare(b.schedule),
   );
 }
 

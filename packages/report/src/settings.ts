@@ -63,5 +63,7 @@ export function runSettings(config: unknown, defaults: PluginDefaults = PLUGIN_D
     seed: numberOr(get(config, 'seed'), CONFIG_DEFAULTS.seed),
     backbone: String(get(config, 'model', 'backbone') ?? CONFIG_DEFAULTS.model.backbone),
     lr: numberOr(get(config, 'train', 'optimizer', 'lr'), CONFIG_DEFAULTS.train.optimizer.lr),
+    optimizer: String(get(config, 'train', 'optimizer', 'name') ?? CONFIG_DEFAULTS.train.optimizer.name),
+    schedule: String(get(config, 'train', 'schedule', 'name') ?? CONFIG_DEFAULTS.train.schedule.name),
   };
 }

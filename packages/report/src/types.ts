@@ -17,6 +17,9 @@ export interface RunSettings {
   seed: number;
   backbone: string;
   lr: number;
+  /** train.optimizer.name and train.schedule.name (adam and constant in configs older than them). */
+  optimizer: string;
+  schedule: string;
 }
 
 /** A run folder with its metrics.json. */

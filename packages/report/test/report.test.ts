@@ -31,7 +31,7 @@ describe('collectRuns', () => {
   it('derives method, alpha, dropout and seed from each config.yaml: bare names take the plugin defaults, flip before mixaugment is mixaugment+flip', () => {
     const c = collectRuns(fixture());
     const byName = (name: string) => c.runs.find((r) => r.name === name)!.settings;
-    expect(byName('extra-mixaugment')).toEqual({ method: 'mixaugment', plugins: ['mixaugment', 'dropout'], alpha: 0.1, dropout: 0.5, seed: 1, backbone: 'small-cnn', lr: 0.001 });
+    expect(byName('extra-mixaugment')).toEqual({ method: 'mixaugment', plugins: ['mixaugment', 'dropout'], alpha: 0.1, dropout: 0.5, seed: 1, backbone: 'small-cnn', lr: 0.001, optimizer: 'adam', schedule: 'constant' });
     expect(byName('runs/mixaugment-flip-s2')).toMatchObject({ method: 'mixaugment+flip', plugins: ['flip', 'mixaugment'], alpha: 0.1, dropout: null, seed: 2 });
     expect(byName('runs/vanilla-s3')).toMatchObject({ method: 'vanilla', alpha: null, dropout: null, seed: 3 });
     expect(byName('runs/mixup-a0.2-d0.5-s1')).toMatchObject({ method: 'mixup', alpha: 0.2, dropout: 0.5 });
@@ -123,7 +123,7 @@ describe('buildReport: the numbers are the runs\' metrics.json, mean ± sample s
 
   it('Table 5 with --compare: a method named in either plugin order; an unknown method is an error listing those found', () => {
     const c = collectRuns(fixture());
-    expect(buildReport(c, { compare: 'mixup' }).table5!.compared.id).toBe('mixup|0.1|no|small-cnn|0.001');
+    expect(buildReport(c, { compare: 'mixup' }).table5!.compared.id).toBe('mixup|0.1|no|small-cnn|0.001|adam|constant');
     expect(buildReport(c, { compare: 'flip+mixaugment' }).table5!.compared.method).toBe('mixaugment+flip');
     expect(() => buildReport(c, { compare: 'cutmix' })).toThrow('--compare cutmix: no finished runs of that method besides vanilla (methods found: mixup, mixaugment, mixaugment+flip)');
   });
@@ -158,16 +158,16 @@ describe('writeReport', () => {
       'report.md', 'report.html', 'table2-mixup.csv', 'table3-mixaugment.csv', 'ablation.csv', 'table4-confidence.csv', 'table5-per-class.csv', 'table6-summary.csv', 'runs.csv',
     ]);
     const csv = (name: string) => readFileSync(path.join(out, name), 'utf8');
-    const header = 'method,alpha,dropout,backbone,lr,n,seeds,accuracy_mean,accuracy_std,macro_f1_mean,macro_f1_std,average_accuracy_mean,average_accuracy_std,best';
+    const header = 'method,alpha,dropout,backbone,lr,optimizer,schedule,n,seeds,accuracy_mean,accuracy_std,macro_f1_mean,macro_f1_std,average_accuracy_mean,average_accuracy_std,best';
     expect(csv('table2-mixup.csv')).toBe(
       `${header}\n` +
-        'vanilla,,no,small-cnn,0.001,3,1 2 3,82,2,72,2.6458,62,3.4641,false\n' +
-        'mixup,0.1,no,small-cnn,0.001,3,1 2 3,84,1.7321,74,2,66,1,true\n' +
-        'mixup,0.2,0.5,small-cnn,0.001,2,1 2,83,2.8284,71,1.4142,62,1.4142,false\n',
+        'vanilla,,no,small-cnn,0.001,adam,constant,3,1 2 3,82,2,72,2.6458,62,3.4641,false\n' +
+        'mixup,0.1,no,small-cnn,0.001,adam,constant,3,1 2 3,84,1.7321,74,2,66,1,true\n' +
+        'mixup,0.2,0.5,small-cnn,0.001,adam,constant,2,1 2,83,2.8284,71,1.4142,62,1.4142,false\n',
     );
     expect(csv('table6-summary.csv').split('\n').slice(3, 5)).toEqual([
-      'mixaugment,0.1,0.5,small-cnn,0.001,1,1,85,,77,,70,,false',
-      'mixaugment+flip,0.1,no,small-cnn,0.001,3,1 2 3,87,1,79,1.7321,74,2,true',
+      'mixaugment,0.1,0.5,small-cnn,0.001,adam,constant,1,1,85,,77,,70,,false',
+      'mixaugment+flip,0.1,no,small-cnn,0.001,adam,constant,3,1 2 3,87,1,79,1.7321,74,2,true',
     ]);
     expect(csv('table4-confidence.csv').split('\n')[4]).toBe('mixaugment+flip,0.1,no,3,98,100,82,61,66,8');
     expect(csv('table5-per-class.csv')).toBe(
@@ -176,8 +176,8 @@ describe('writeReport', () => {
     );
     const runs = csv('runs.csv').trim().split('\n');
     expect(runs).toHaveLength(14);
-    expect(runs[1]).toBe('runs/vanilla-s1,finished,vanilla,,no,1,small-cnn,0.001,80,70,60,2,3,6,');
-    expect(runs[13]).toBe(`${UNFINISHED_DIR},unfinished,mixup,0.2,0.5,3,small-cnn,0.001,,,,,,,"no metrics.json (still running, interrupted or failed)"`);
+    expect(runs[1]).toBe('runs/vanilla-s1,finished,vanilla,,no,1,small-cnn,0.001,adam,constant,80,70,60,2,3,6,');
+    expect(runs[13]).toBe(`${UNFINISHED_DIR},unfinished,mixup,0.2,0.5,3,small-cnn,0.001,adam,constant,,,,,,,"no metrics.json (still running, interrupted or failed)"`);
   });
 
   it('runs of another backbone become rows of their own with a backbone column', () => {

@@ -12,6 +12,7 @@ import {
   type CheckpointStore,
   type ClassificationMetrics,
   type DataSource,
+  type TtaName,
 } from '@fermix/core';
 import { createReporter } from '../progress.js';
 import { openSession } from '../setup.js';
@@ -24,6 +25,16 @@ export interface EvalCommandOptions {
   json?: string;
   threads?: string;
   accelerator?: string;
+  /** Overrides eval.tta: `flip`, or `none`. */
+  tta?: string;
+}
+
+/** `--tta flip` / `--tta none`; the config's eval.tta when absent. */
+function ttaOf(option: string | undefined, configured: readonly TtaName[]): TtaName[] {
+  if (option === undefined) return [...configured];
+  const names = option.split(',').map((s) => s.trim()).filter((s) => s !== '' && s !== 'none');
+  for (const name of names) if (name !== 'flip') throw new UsageError(`--tta: unknown test-time augmentation "${name}" (flip, or none)`);
+  return names as TtaName[];
 }
 
 const pct = (v: number) => `${(v * 100).toFixed(2)}%`;
@@ -59,6 +70,7 @@ export async function evalCommand(options: EvalCommandOptions): Promise<number> 
   }
   await container.get<BackendService>(TOKENS.Backend).select();
   const split = options.split ?? config.data.testSplit;
+  const tta = ttaOf(options.tta, config.eval.tta);
   // Held in memory within data.cacheMB, streamed from disk over it, as in training.
   const set = await openSplit(container.get<DataSource>(TOKENS.DataSource), split, {
     imageSize: config.data.imageSize,
@@ -68,10 +80,11 @@ export async function evalCommand(options: EvalCommandOptions): Promise<number> 
   });
   const model = buildModelForConfig(config, set.classes.length, plugins, { logger, container, rng: new Rng(config.seed) }, container.get<BackboneRegistry>(TOKENS.BackboneRegistry));
   await store.loadWeights(checkpoint, model);
-  const metrics = await evaluateSplit(model, set, config.train.batchSize);
+  const metrics = await evaluateSplit(model, set, config.train.batchSize, { tta });
+  if (tta.length > 0) process.stdout.write(`test-time augmentation: ${tta.join(', ')}\n`);
   process.stdout.write(formatMetrics(metrics));
   if (options.json) {
-    writeFileSync(options.json, JSON.stringify({ split, checkpoint, ...metrics }, null, 2) + '\n');
+    writeFileSync(options.json, JSON.stringify({ split, checkpoint, tta, ...metrics }, null, 2) + '\n');
     logger.info(`metrics written to ${path.resolve(options.json)}`);
   }
   return 0;

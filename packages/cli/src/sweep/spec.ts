@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { z } from 'zod';
-import { ConfigError, issuesFromZod, readConfigFile, type ConfigIssue } from '@fermix/core';
+import { COMMON_OPTIMIZER_KEYS, ConfigError, issuesFromZod, OPTIMIZER_KEYS, readConfigFile, SCHEDULE_KEYS, type ConfigIssue } from '@fermix/core';
 
 /**
  * A sweep file: a base fermix config plus a grid. Every combination of the grid's values is one run.
@@ -14,9 +14,14 @@ import { ConfigError, issuesFromZod, readConfigFile, type ConfigIssue } from '@f
  *     dropout: [none, 0.5]
  *     seed: [1, 2, 3]
  *     train.optimizer.lr: [0.001, 0.0001]    # any config path
+ *     train.optimizer.name: [adam, adamw, sgd]
+ *     train.schedule.name: [constant, cosine, step]
  *
  * `method`, `alpha` and `dropout` become the `plugins:` list (see `pluginsFor`); `seed` is the
- * config's seed; any other key is a dotted config path whose value is set as is.
+ * config's seed; any other key is a dotted config path whose value is set as is. A run whose
+ * `train.optimizer.name` or `train.schedule.name` comes from the grid keeps only the options of the
+ * optimizer or schedule it names, so the base (or `set`) may hold the options of all of them
+ * (`train.schedule.milestones` for step, `warmupEpochs` for cosine, `momentum` for sgd...).
  */
 const gridValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 export const sweepSchema = z.strictObject({
@@ -101,6 +106,8 @@ function checkGridValue(key: string, value: GridValue): string | undefined {
   if (key === 'alpha' && !(typeof value === 'number' && value > 0)) return 'a number > 0 (Beta(alpha, alpha))';
   if (key === 'dropout' && dropoutRate(value) === undefined) return 'none, or a dropout rate in [0, 1)';
   if (key === 'seed' && !(typeof value === 'number' && Number.isInteger(value))) return 'an integer seed';
+  if (key === 'train.optimizer.name' && !(typeof value === 'string' && value in OPTIMIZER_KEYS)) return `an optimizer: ${Object.keys(OPTIMIZER_KEYS).join(' | ')}`;
+  if (key === 'train.schedule.name' && !(typeof value === 'string' && value in SCHEDULE_KEYS)) return `a schedule: ${Object.keys(SCHEDULE_KEYS).join(' | ')}`;
   return undefined;
 }
 
@@ -145,7 +152,12 @@ export function runName(settings: Record<string, GridValue>): string {
     if (key === 'method') parts.push(safe(value));
     else if (key === 'alpha') {
       if (value !== null) parts.push(`alpha-${safe(value)}`);
-    } else parts.push(`${safe(key.split('.').pop()!)}-${safe(value)}`);
+    } else {
+      // train.optimizer.name -> optimizer-adamw: a `name` is named after what it names.
+      const segments = key.split('.');
+      const label = segments.length > 1 && segments[segments.length - 1] === 'name' ? segments[segments.length - 2] : segments[segments.length - 1];
+      parts.push(`${safe(label)}-${safe(value)}`);
+    }
   }
   return parts.join('_') || 'run';
 }
@@ -197,7 +209,21 @@ function runConfig(spec: SweepFile, base: Record<string, unknown>, baseDir: stri
   if ('method' in settings || 'dropout' in settings) {
     config.plugins = pluginsFor(Array.isArray(config.plugins) ? config.plugins : [], settings, spec.pluginOptions);
   }
+  const train = config.train as Record<string, Record<string, unknown>> | undefined;
+  if ('train.optimizer.name' in settings && train?.optimizer) {
+    const name = String(settings['train.optimizer.name']) as keyof typeof OPTIMIZER_KEYS;
+    keepOnly(train.optimizer, [...COMMON_OPTIMIZER_KEYS, ...(OPTIMIZER_KEYS[name] ?? [])]);
+  }
+  if ('train.schedule.name' in settings && train?.schedule) {
+    const name = String(settings['train.schedule.name']) as keyof typeof SCHEDULE_KEYS;
+    keepOnly(train.schedule, ['name', ...(SCHEDULE_KEYS[name] ?? [])]);
+  }
   return config;
+}
+
+/** Deletes the keys of `target` not in `keys` (the options of another optimizer or schedule). */
+function keepOnly(target: Record<string, unknown>, keys: string[]): void {
+  for (const key of Object.keys(target)) if (!keys.includes(key)) delete target[key];
 }
 
 /** Writes a run's config file into the sweep folder; returns its path. */

@@ -69,7 +69,7 @@ export function validateConfig(
 ): FermixConfig {
   const withLocation = (issues: ConfigIssue[]) => issues.map((i) => ({ ...i, location: i.location ?? options.locate?.(i.path) }));
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError([{ path: [], expected: 'a mapping (seed, backend, data, model, train, plugins)', found: raw }], options.file);
+    throw new ConfigError([{ path: [], expected: 'a mapping (seed, backend, data, model, train, eval, plugins)', found: raw }], options.file);
   }
   const result = configSchema.safeParse(raw);
   if (!result.success) throw new ConfigError(withLocation(issuesFromZod(result.error, raw)), options.file);

@@ -1,7 +1,109 @@
 import { z } from 'zod';
 import { MONITORABLE } from '../metrics.js';
+import { OPTIMIZER_NAMES, type OptimizerName } from '../train/optimizers.js';
+import { SCHEDULE_NAMES, type ScheduleName } from '../train/schedules.js';
 
 const positiveInt = z.number().int().min(1);
+
+/** The keys each optimizer takes besides name, lr, weightDecay and noDecayForNormAndBias. */
+export const OPTIMIZER_KEYS: Record<OptimizerName, string[]> = {
+  sgd: ['momentum', 'nesterov'],
+  adam: ['betas', 'eps'],
+  adamw: ['betas', 'eps'],
+  rmsprop: ['momentum', 'alpha', 'eps'],
+};
+export const COMMON_OPTIMIZER_KEYS = ['name', 'lr', 'weightDecay', 'noDecayForNormAndBias'];
+
+/** `train.optimizer`: PyTorch's optimizers and their options, under PyTorch's meanings. */
+const optimizerSchema = z
+  .strictObject({
+    name: z.enum(OPTIMIZER_NAMES as [OptimizerName, ...OptimizerName[]]).default('adam'),
+    /** The base learning rate (onecycle: the peak). */
+    lr: z.number().positive().default(0.001),
+    /** sgd, rmsprop. */
+    momentum: z.number().min(0).lt(1).optional(),
+    /** sgd: Nesterov momentum (needs momentum > 0). */
+    nesterov: z.boolean().optional(),
+    /** adam, adamw: [beta1, beta2]. */
+    betas: z.tuple([z.number().min(0).lt(1), z.number().min(0).lt(1)]).optional(),
+    /** adam, adamw, rmsprop. Default 1e-8. */
+    eps: z.number().positive().optional(),
+    /** rmsprop: smoothing constant. Default 0.99. */
+    alpha: z.number().min(0).lt(1).optional(),
+    /** Coupled L2 for sgd, adam, rmsprop; decoupled for adamw. Default 0 (adamw: 0.01). */
+    weightDecay: z.number().min(0).optional(),
+    /** true: biases and batch-norm parameters (every rank-1 weight) take no weight decay (timm's split). */
+    noDecayForNormAndBias: z.boolean().default(false),
+  })
+  .superRefine((o, ctx) => {
+    const allowed = new Set([...COMMON_OPTIMIZER_KEYS, ...OPTIMIZER_KEYS[o.name]]);
+    for (const key of Object.keys(o)) {
+      if (!allowed.has(key) && (o as Record<string, unknown>)[key] !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [key], message: `no ${key} for optimizer ${o.name} (it takes ${[...OPTIMIZER_KEYS[o.name], 'weightDecay', 'noDecayForNormAndBias'].join(', ')})` });
+      }
+    }
+    if (o.nesterov && !(o.momentum && o.momentum > 0)) {
+      ctx.addIssue({ code: 'custom', path: ['nesterov'], message: 'false, or a momentum > 0 with it (Nesterov momentum needs momentum)' });
+    }
+  });
+
+/** The keys each schedule takes besides name. */
+export const SCHEDULE_KEYS: Record<ScheduleName, string[]> = {
+  constant: [],
+  step: ['milestones', 'gamma'],
+  cosine: ['warmupEpochs', 'warmupSteps', 'warmupStartFactor', 'minLr'],
+  onecycle: ['pctStart', 'divFactor', 'finalDivFactor'],
+  exponential: ['gamma'],
+  plateau: ['monitor', 'patience', 'factor', 'threshold', 'cooldown', 'minLr'],
+};
+
+/** `train.schedule`: the learning rate of every step. Lengths are in epochs unless the key says steps. */
+const scheduleSchema = z
+  .strictObject({
+    name: z.enum(SCHEDULE_NAMES as [ScheduleName, ...ScheduleName[]]).default('constant'),
+    /** step: epochs at which lr is multiplied by gamma, increasing. */
+    milestones: z.array(z.number().positive()).min(1).optional(),
+    /** step: the factor at each milestone (default 0.1); exponential: the factor per epoch (default 0.95). */
+    gamma: z.number().positive().max(1).optional(),
+    /** cosine: linear warmup, in epochs (fractions allowed) or in steps (not both). */
+    warmupEpochs: z.number().min(0).optional(),
+    warmupSteps: z.number().int().min(0).optional(),
+    /** cosine: the warmup starts at lr x this (default 0.01). */
+    warmupStartFactor: z.number().positive().max(1).optional(),
+    /** cosine, plateau: the lowest lr (default 0). */
+    minLr: z.number().min(0).optional(),
+    /** onecycle: share of the run spent rising to lr (default 0.3). */
+    pctStart: z.number().gt(0).lt(1).optional(),
+    /** onecycle: starts at lr / divFactor (default 25) and ends at that / finalDivFactor (default 1e4). */
+    divFactor: z.number().min(1).optional(),
+    finalDivFactor: z.number().min(1).optional(),
+    /** plateau: the metric watched after each evaluation (default: train.earlyStopping's monitor, or macroF1). */
+    monitor: z.enum(Object.keys(MONITORABLE) as [keyof typeof MONITORABLE]).optional(),
+    /** plateau: evaluations without improvement before the cut (default 10). */
+    patience: z.number().int().min(0).optional(),
+    /** plateau: lr is multiplied by this (default 0.1). */
+    factor: z.number().gt(0).lt(1).optional(),
+    /** plateau: relative improvement that counts (default 1e-4). */
+    threshold: z.number().min(0).optional(),
+    /** plateau: evaluations to wait after a cut (default 0). */
+    cooldown: z.number().int().min(0).optional(),
+  })
+  .superRefine((o, ctx) => {
+    const allowed = new Set(['name', ...SCHEDULE_KEYS[o.name]]);
+    for (const key of Object.keys(o)) {
+      if (!allowed.has(key) && (o as Record<string, unknown>)[key] !== undefined) {
+        const takes = SCHEDULE_KEYS[o.name];
+        ctx.addIssue({ code: 'custom', path: [key], message: `no ${key} for schedule ${o.name} (${takes.length ? `it takes ${takes.join(', ')}` : 'it takes no options'})` });
+      }
+    }
+    if (o.name === 'step') {
+      if (!o.milestones) ctx.addIssue({ code: 'custom', path: ['milestones'], message: 'a list of epochs at which lr is multiplied by gamma (required for schedule step)' });
+      else if (o.milestones.some((m, i) => i > 0 && m <= o.milestones![i - 1])) ctx.addIssue({ code: 'custom', path: ['milestones'], message: 'increasing epochs' });
+    }
+    if (o.warmupEpochs !== undefined && o.warmupSteps !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['warmupSteps'], message: 'warmupEpochs or warmupSteps, not both' });
+    }
+  });
 
 /** One entry of `plugins:`: a name, or a one-key map from name to options. */
 const pluginEntry = z.union([
@@ -123,9 +225,15 @@ export const configSchema = z.strictObject({
     .strictObject({
       epochs: positiveInt.default(10),
       batchSize: positiveInt.default(32),
-      optimizer: z
-        .strictObject({ name: z.enum(['adam']).default('adam'), lr: z.number().positive().default(0.001) })
-        .default({ name: 'adam', lr: 0.001 }),
+      optimizer: optimizerSchema.default({ name: 'adam', lr: 0.001, noDecayForNormAndBias: false }),
+      schedule: scheduleSchema.default({ name: 'constant' }),
+      /** Clip the gradients to this global L2 norm before each update (torch's clip_grad_norm_). */
+      clipNorm: z.number().positive().optional(),
+      /**
+       * An exponential moving average of the weights, updated after every step; evaluation, early
+       * stopping and the best checkpoint use it, with batch-norm statistics recalibrated for it.
+       */
+      ema: z.strictObject({ decay: z.number().gt(0).lt(1) }).optional(),
       earlyStopping: z
         .union([
           z.literal(false),
@@ -147,15 +255,31 @@ export const configSchema = z.strictObject({
       /** balanced: each epoch draws every class equally often (rare classes repeat, common ones are subsampled). */
       sampler: z.enum(['shuffle', 'balanced']).default('shuffle'),
     })
+    .superRefine((train, ctx) => {
+      const s = train.schedule;
+      if (s.warmupEpochs !== undefined && s.warmupEpochs >= train.epochs) {
+        ctx.addIssue({ code: 'custom', path: ['schedule', 'warmupEpochs'], message: `fewer warmup epochs than train.epochs (${train.epochs})` });
+      }
+      if (s.milestones && s.milestones.some((m) => m >= train.epochs)) {
+        ctx.addIssue({ code: 'custom', path: ['schedule', 'milestones'], message: `epochs before the end of the run (train.epochs ${train.epochs})` });
+      }
+    })
     .default({
       epochs: 10,
       batchSize: 32,
-      optimizer: { name: 'adam', lr: 0.001 },
+      optimizer: { name: 'adam', lr: 0.001, noDecayForNormAndBias: false },
+      schedule: { name: 'constant' },
       earlyStopping: { monitor: 'macroF1', patience: 5 },
       bnRecalibrationBatches: 16,
       classWeights: 'none',
       sampler: 'shuffle',
     }),
+  eval: z
+    .strictObject({
+      /** Test-time augmentation: `flip` averages the probabilities of each image and its mirror. */
+      tta: z.array(z.enum(['flip'])).default([]),
+    })
+    .default({ tta: [] }),
   plugins: z.array(pluginEntry).default([]),
   /** Packages that register more backbones (see the README, "Backbones from another package"). */
   backbonePackages: z.array(z.string().min(1)).default([]),

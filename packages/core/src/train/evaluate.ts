@@ -6,26 +6,47 @@ import { computeMetrics, type ClassificationMetrics } from '../metrics.js';
 import type { Rng } from '../rng.js';
 import { batchRanges, gatherBatch, identityOrder, type HostBatch } from './batches.js';
 
+/** Test-time augmentations: `flip` averages the probabilities of an image and its mirror. */
+export type TtaName = 'flip';
+
+export interface PredictOptions {
+  /** Test-time augmentations; none by default. */
+  tta?: readonly TtaName[];
+}
+
+/**
+ * Class probabilities of images [B, H, W, C] in inference mode; with `tta: ['flip']` the mean of
+ * the probabilities of each image and of its left-right mirror. A new tensor, yours to dispose.
+ */
+export function predictProbabilities(model: tfl.LayersModel, x: tf.Tensor4D, options: PredictOptions = {}): tf.Tensor2D {
+  return tf.tidy(() => {
+    const probs = model.predict(x) as tf.Tensor2D;
+    if (!options.tta?.includes('flip')) return probs;
+    const mirrored = model.predict(tf.reverse(x, 2)) as tf.Tensor2D;
+    return tf.div(tf.add(probs, mirrored), 2) as tf.Tensor2D;
+  });
+}
+
 /** Class probabilities of a host batch, row-major, in inference mode. */
-function predictBatch(model: tfl.LayersModel, host: HostBatch, size: number): Float32Array {
-  const probs = tf.tidy(() => model.predict(tf.tensor4d(host.x, [host.count, size, size, 3])) as tf.Tensor);
+function predictBatch(model: tfl.LayersModel, host: HostBatch, size: number, options: PredictOptions): Float32Array {
+  const probs = tf.tidy(() => predictProbabilities(model, tf.tensor4d(host.x, [host.count, size, size, 3]), options));
   const values = probs.dataSync() as Float32Array;
   probs.dispose();
   return values;
 }
 
 /** Class probabilities of every sample of a set, N*K row-major, in inference mode. */
-export function predictSet(model: tfl.LayersModel, set: ImageSet, batchSize: number): Float32Array {
+export function predictSet(model: tfl.LayersModel, set: ImageSet, batchSize: number, options: PredictOptions = {}): Float32Array {
   const k = (model.outputs[0].shape as number[])[1];
   const out = new Float32Array(set.count * k);
   const order = identityOrder(set.count);
-  for (const [start, end] of evaluationRanges(set.count, batchSize)) out.set(predictBatch(model, gatherBatch(set, order, start, end), set.size), start * k);
+  for (const [start, end] of evaluationRanges(set.count, batchSize)) out.set(predictBatch(model, gatherBatch(set, order, start, end), set.size, options), start * k);
   return out;
 }
 
 /** Evaluates a model on a set: every metric of `computeMetrics`, with the set's class names. */
-export function evaluateModel(model: tfl.LayersModel, set: ImageSet, batchSize: number): ClassificationMetrics {
-  return computeMetrics(predictSet(model, set, batchSize), set.labels, set.classes);
+export function evaluateModel(model: tfl.LayersModel, set: ImageSet, batchSize: number, options: PredictOptions = {}): ClassificationMetrics {
+  return computeMetrics(predictSet(model, set, batchSize, options), set.labels, set.classes);
 }
 
 /** Consecutive ranges of `batchSize` covering 0..count-1, the last one shorter (evaluation keeps every sample). */
@@ -39,13 +60,13 @@ function evaluationRanges(count: number, batchSize: number): [number, number][] 
  * `evaluateModel` for a split in memory or streamed (the same batches, so the same metrics). The
  * metrics cover the samples read: a streamed file found unreadable is left out, as it is in memory.
  */
-export async function evaluateSplit(model: tfl.LayersModel, data: SplitData, batchSize: number): Promise<ClassificationMetrics> {
+export async function evaluateSplit(model: tfl.LayersModel, data: SplitData, batchSize: number, options: PredictOptions = {}): Promise<ClassificationMetrics> {
   const k = (model.outputs[0].shape as number[])[1];
   const probs = new Float32Array(data.count * k);
   const labels = new Int32Array(data.count);
   let n = 0;
   for await (const host of data.batches(identityOrder(data.count), evaluationRanges(data.count, batchSize))) {
-    probs.set(predictBatch(model, host, data.size), n * k);
+    probs.set(predictBatch(model, host, data.size, options), n * k);
     labels.set(host.labels, n);
     n += host.count;
   }

@@ -4,8 +4,12 @@ import { Container } from 'inversify';
 import { silentLogger, type Logger } from '../logger.js';
 import { Rng } from '../rng.js';
 import type { Batch, FermixPlugin, LossTerms, PluginContext, StepResult, View } from '../types.js';
+import { clipByGlobalNorm } from './clip.js';
+import type { WeightEma } from './ema.js';
 import { weightedCrossEntropy } from './loss.js';
 import { accumulatedGradients } from './micro-batch.js';
+import { FermixOptimizer, setLearningRate } from './optimizers.js';
+import type { LrSchedule } from './schedules.js';
 
 export interface TrainStepOptions {
   model: tfl.LayersModel;
@@ -25,6 +29,12 @@ export interface TrainStepOptions {
    * `composeLoss` runs once per micro-batch, and batch norm sees each micro-batch on its own.
    */
   microBatch?: number;
+  /** Sets the optimizer's learning rate before each step from the step count (see schedules.ts). */
+  schedule?: LrSchedule;
+  /** Scales the gradients so their global L2 norm is at most this (torch's clip_grad_norm_). Off when unset. */
+  clipNorm?: number;
+  /** Updated after each optimiser step (see ema.ts). */
+  ema?: WeightEma;
 }
 
 /** A plain batch from a user's loop: images [B, H, W, C] in [0, 1] and one-hot labels [B, K]. */
@@ -41,8 +51,9 @@ export interface TrainStep {
   /** Steps run so far; the next step's `ctx.step`. */
   step: number;
   /**
-   * Names of trainable variables to keep fixed (they get a zero gradient), or null. With Adam this
-   * leaves them exactly where they are as long as they have not been trained before.
+   * Names of trainable variables to keep fixed (they get a zero gradient), or null. fermix's
+   * optimizers (optimizers.ts) leave them alone entirely, weight decay included; with tfjs's Adam
+   * they stay where they are as long as they have not been trained before.
    */
   frozen: Set<string> | null;
   /**
@@ -89,6 +100,13 @@ export function forwardViews(model: tfl.LayersModel, views: View[], training: bo
   return out;
 }
 
+/** The schedule's lr for a step, refusing one that is not a finite number >= 0 (the run would be lost). */
+function scheduledLr(schedule: LrSchedule, step: number): number {
+  const lr = schedule.lrAt(step);
+  if (!(Number.isFinite(lr) && lr >= 0)) throw new Error(`learning rate became ${lr} at step ${step + 1} (schedule ${schedule.name}); check train.schedule and train.optimizer.lr`);
+  return lr;
+}
+
 /**
  * The fermix training step as a function for any tfjs loop: plugins transform the batch, all views
  * go through one forward pass, one weighted cross-entropy term per view, plugins compose the loss,
@@ -102,6 +120,7 @@ export function createTrainStep(options: TrainStepOptions): TrainStep {
   const container = options.container ?? new Container();
   const training = options.training ?? true;
   const microBatch = options.microBatch;
+  const { schedule, clipNorm, ema } = options;
   const batchHooks = plugins.filter((p) => p.transformBatch);
   const lossHooks = plugins.filter((p) => p.composeLoss);
 
@@ -129,6 +148,9 @@ export function createTrainStep(options: TrainStepOptions): TrainStep {
     };
     let terms: Record<string, number> = {};
     let batchSize = 0;
+    const lr = schedule ? scheduledLr(schedule, run.step) : undefined;
+    if (lr !== undefined) setLearningRate(optimizer, lr);
+    if (optimizer instanceof FermixOptimizer) optimizer.skip = run.frozen;
     tf.tidy(() => {
       let batch = asBatch(input);
       for (const plugin of batchHooks) {
@@ -164,13 +186,15 @@ export function createTrainStep(options: TrainStepOptions): TrainStep {
       }
       // Frozen variables get a zero gradient, in the same order as always: the optimizer keys its
       // moments by position, so the variable list must not change when freezing ends.
-      const ordered: tf.NamedTensorMap = {};
+      let ordered: tf.NamedTensorMap = {};
       for (const v of all) ordered[v.name] = grads[v.name] ?? tf.zerosLike(v);
+      if (clipNorm) ordered = clipByGlobalNorm(ordered, clipNorm).grads;
       optimizer.applyGradients(ordered);
+      ema?.update();
     });
     const loss = Object.values(terms).reduce((a, b) => a + b, 0);
     run.step++;
-    return { loss, terms, drawn, batchSize };
+    return { loss, terms, drawn, batchSize, ...(lr !== undefined ? { lr } : {}) };
   }) as TrainStep;
   Object.defineProperty(run, 'rng', { value: rng, enumerable: true });
   run.step = 0;

@@ -4,6 +4,8 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Container } from 'inversify';
 import type { BackendChoice } from '../backend/select.js';
 import type { CheckpointState, CheckpointStore } from '../checkpoint.js';
+import { ConfigError } from '../config/errors.js';
+import { locateInConfig } from '../config/load.js';
 import type { FermixConfig } from '../config/schema.js';
 import { TOKENS, type BackendService } from '../container.js';
 import { DataError, type DataSource } from '../data/source.js';
@@ -19,7 +21,10 @@ import { Rng } from '../rng.js';
 import { appendLog, runPaths, writeFileAtomic, writeResolvedConfig, type RunPaths } from '../run-folder.js';
 import type { EpochSummary, FermixPlugin, PluginContext, SetupContext, TrainSummary } from '../types.js';
 import { batchRanges, batchTensors } from './batches.js';
+import { createWeightEma, type WeightEma } from './ema.js';
 import { evaluateSplit, recalibrateBatchNormSplit } from './evaluate.js';
+import { createOptimizer } from './optimizers.js';
+import { createSchedule, warmupStepsOf, type LrSchedule, type PlateauState } from './schedules.js';
 import { createTrainStep } from './step.js';
 import { galleryOfBatch } from './samples.js';
 
@@ -56,6 +61,8 @@ export interface EpochRecord {
   macroF1: number;
   averageAccuracy: number;
   testLoss: number | undefined;
+  /** The learning rate of the epoch's first step. */
+  lr: number;
   seconds: number;
   imagesPerSecond: number;
   /** Share of the epoch's training time spent waiting for the next batch. */
@@ -78,6 +85,10 @@ export type RunMetrics = ClassificationMetrics & {
   seconds: number;
   /** CPU time of this process during the run (user + system): more than `seconds` when several cores worked. */
   cpuSeconds: number;
+  /** Test-time augmentations of the evaluations (eval.tta); empty: none. */
+  tta: string[];
+  /** The decay of the weight EMA the metrics were measured with (train.ema), or null. */
+  emaDecay: number | null;
   history: EpochRecord[];
 };
 
@@ -138,8 +149,22 @@ export class Trainer {
       await loadPretrainedWeights(model, config.model.weights, { logger, exclude: config.model.weightsExclude });
     }
     logger.info(`model: ${config.model.backbone}`, { params: model.countParams(), input: model.inputs[0].shape.slice(1), classes: classes.length });
-    const optimizer = tf.train.adam(config.train.optimizer.lr);
-    const step = createTrainStep({ model, optimizer, plugins, rng: pluginRng, logger, container: this.container, microBatch: this.microBatchFor(backend) });
+    const optimizer = createOptimizer(config.train.optimizer);
+    const ranges = batchRanges(trainSet.count, config.train.batchSize);
+    const schedule = this.scheduleFor(ranges.length);
+    const ema = config.train.ema ? createWeightEma(model.trainableWeights.map((w) => w.read() as tf.Variable), config.train.ema.decay) : undefined;
+    const step = createTrainStep({
+      model,
+      optimizer,
+      plugins,
+      rng: pluginRng,
+      logger,
+      container: this.container,
+      microBatch: this.microBatchFor(backend),
+      schedule,
+      clipNorm: config.train.clipNorm,
+      ema,
+    });
     // model.freezeBackbone: only the classifier trains for the first N epochs.
     const backboneVariables = new Set(model.trainableWeights.filter((w) => !w.name.startsWith('predictions/')).map((w) => (w.read() as tf.Variable).name));
 
@@ -159,7 +184,8 @@ export class Trainer {
       logger.warn(`nothing to resume in ${this.paths!.lastCheckpoint} (no complete checkpoint yet): starting from epoch 1`);
     }
     if (resuming && this.paths) {
-      const state = await store.load(this.paths.lastCheckpoint, { model, optimizer });
+      const state = await store.load(this.paths.lastCheckpoint, { model, optimizer, ema });
+      if (schedule.setState && state.extra?.schedule) schedule.setState(state.extra.schedule as PlateauState);
       dataRng.setState(state.rng.data);
       pluginRng.setState(state.rng.plugins);
       step.step = state.step;
@@ -195,7 +221,8 @@ export class Trainer {
 
     const epochs = config.train.epochs;
     const batchSize = config.train.batchSize;
-    const ranges = batchRanges(trainSet.count, batchSize);
+    const tta = config.eval.tta;
+    const plateauMonitor: MonitorName = config.train.schedule.monitor ?? monitor;
     const classWeights = config.train.classWeights === 'balanced' ? balancedClassWeights(trainSet.labels, classes.length) : null;
     if (classWeights) logger.info('class weights (balanced)', Object.fromEntries(classes.map((c, i) => [c, +classWeights[i].toFixed(3)])));
     let stoppedEarly = false;
@@ -212,6 +239,7 @@ export class Trainer {
       if (frozen !== (step.frozen !== null)) logger.info(frozen ? `backbone frozen: training the classifier only until epoch ${config.model.freezeBackbone}` : 'backbone unfrozen: training every layer');
       step.frozen = frozen ? backboneVariables : null;
       const t0 = performance.now();
+      const lr = schedule.lrAt(step.step);
       const order = config.train.sampler === 'balanced' ? balancedOrder(trainSet.labels, classes.length, trainSet.count, dataRng) : dataRng.permutation(trainSet.count);
       let lossSum = 0;
       let waitMs = 0;
@@ -265,8 +293,11 @@ export class Trainer {
       if (interrupted) break;
       const trainSeconds = (performance.now() - t0) / 1000;
 
+      // With an EMA, the averaged weights are evaluated (batch norm recalibrated for them), kept as
+      // the best and saved as the best checkpoint; the trained weights come back before training goes on.
+      const restoreTrained = ema ? swapInEma(model, ema) : null;
       const recalibrated = await recalibrateBatchNormSplit(model, trainSet, batchSize, config.train.bnRecalibrationBatches, new Rng(config.seed).fork('bn-recalibration'));
-      const metrics = await evaluateSplit(model, testSet, batchSize);
+      const metrics = await evaluateSplit(model, testSet, batchSize, { tta });
       const value = metricValue(metrics, monitor);
       const improved = better(monitor, value, bestMetric);
       const record: EpochRecord = {
@@ -276,6 +307,7 @@ export class Trainer {
         macroF1: metrics.macroF1,
         averageAccuracy: metrics.averageAccuracy,
         testLoss: metrics.loss,
+        lr,
         seconds: (performance.now() - t0) / 1000,
         imagesPerSecond: images / trainSeconds,
         dataWaitShare: waitMs / 1000 / trainSeconds,
@@ -293,28 +325,33 @@ export class Trainer {
       }
       logger.info(
         `epoch ${epoch + 1}/${epochs}: loss ${record.trainLoss.toFixed(4)}, test accuracy ${(metrics.accuracy * 100).toFixed(2)}%, macro F1 ${(metrics.macroF1 * 100).toFixed(2)}%, avg acc ${(metrics.averageAccuracy * 100).toFixed(2)}%${improved ? ' (best)' : ''}`,
-        { seconds: +record.seconds.toFixed(1), imagesPerSecond: +record.imagesPerSecond.toFixed(1), dataWait: `${(record.dataWaitShare * 100).toFixed(2)}%`, bnBatches: recalibrated },
+        { lr: +lr.toPrecision(4), seconds: +record.seconds.toFixed(1), imagesPerSecond: +record.imagesPerSecond.toFixed(1), dataWait: `${(record.dataWaitShare * 100).toFixed(2)}%`, bnBatches: recalibrated },
       );
+      if (schedule.observe?.(metricValue(metrics, plateauMonitor))) {
+        logger.info(`plateau: ${plateauMonitor} has not improved; learning rate now ${schedule.lrAt(step.step).toPrecision(4)}`);
+      }
+      const state: CheckpointState = {
+        epoch,
+        step: step.step,
+        bestMetric,
+        bestEpoch,
+        monitor,
+        rng: { data: dataRng.getState(), plugins: pluginRng.getState() },
+        extra: { history, bestMetrics, ...(schedule.getState ? { schedule: schedule.getState() } : {}) },
+      };
       if (this.paths) {
         appendLog(this.paths, { ...record, time: new Date().toISOString() });
-        const state: CheckpointState = {
-          epoch,
-          step: step.step,
-          bestMetric,
-          bestEpoch,
-          monitor,
-          rng: { data: dataRng.getState(), plugins: pluginRng.getState() },
-          extra: { history, bestMetrics },
-        };
         if (improved) await store.save(this.paths.bestCheckpoint, { model, optimizer, state });
-        await store.save(this.paths.lastCheckpoint, { model, optimizer, state });
       }
+      restoreTrained?.();
+      if (this.paths) await store.save(this.paths.lastCheckpoint, { model, optimizer, state, ema });
       const summary: EpochSummary = { epoch, trainLoss: record.trainLoss, metrics, seconds: record.seconds, improved };
       for (const plugin of plugins) {
         if (plugin.onEpochEnd) await this.hook(plugin, 'onEpochEnd', () => plugin.onEpochEnd!(summary, ctxFor(epoch)));
       }
     }
 
+    ema?.dispose();
     // Keep the best model: restore its weights (from memory, or from its checkpoint after a resume).
     if (bestWeights) {
       model.setWeights(bestWeights);
@@ -338,6 +375,8 @@ export class Trainer {
       ...(backend.accelerator ? { accelerator: `onnxruntime ${backend.accelerator.version}` } : {}),
       seconds: (Date.now() - started) / 1000,
       cpuSeconds: cpuSecondsSince(cpuAtStart),
+      tta: [...tta],
+      emaDecay: config.train.ema?.decay ?? null,
       history,
     };
     if (this.paths && !interrupted) writeFileAtomic(this.paths.metrics, JSON.stringify(metrics, null, 2) + '\n');
@@ -350,6 +389,21 @@ export class Trainer {
       { seconds: +metrics.seconds.toFixed(1), stoppedEarly, ...(this.paths ? { run: this.paths.dir } : {}) },
     );
     return { metrics, model, runDir: this.paths?.dir };
+  }
+
+  /** train.schedule for a run of `stepsPerEpoch` steps an epoch; a warmup as long as the run is refused at its path. */
+  private scheduleFor(stepsPerEpoch: number): LrSchedule {
+    const { schedule, optimizer, epochs } = this.config.train;
+    const total = epochs * stepsPerEpoch;
+    if (schedule.name === 'cosine' && warmupStepsOf(schedule, stepsPerEpoch) >= total) {
+      const p = ['train', 'schedule', schedule.warmupSteps !== undefined ? 'warmupSteps' : 'warmupEpochs'];
+      throw new ConfigError(
+        [{ path: p, expected: `a warmup shorter than the run (${epochs} epochs of ${stepsPerEpoch} steps = ${total} steps)`, found: schedule.warmupSteps ?? schedule.warmupEpochs, location: locateInConfig(this.config, p) }],
+        this.config.configFile,
+      );
+    }
+    const mode = MONITORABLE[schedule.monitor ?? (this.config.train.earlyStopping === false ? 'macroF1' : this.config.train.earlyStopping.monitor)];
+    return createSchedule({ ...schedule, mode }, { lr: optimizer.lr, stepsPerEpoch, epochs });
   }
 
   /** Micro-batches exist for wasm's 4 GiB heap; tfjs-node (CPU or GPU) computes the whole batch. */
@@ -388,6 +442,21 @@ export class Trainer {
 }
 
 export type { BackendChoice };
+
+/**
+ * Puts the EMA's averages into the model for an evaluation; the returned function puts back the
+ * trained weights and the batch-norm statistics the evaluation's recalibration replaced.
+ */
+function swapInEma(model: tfl.LayersModel, ema: WeightEma): () => void {
+  const statistics = model.nonTrainableWeights.map((w) => w.read() as tf.Variable);
+  const saved = statistics.map((v) => v.clone());
+  const restoreTrainable = ema.swapIn();
+  return () => {
+    restoreTrainable();
+    statistics.forEach((v, i) => v.assign(saved[i]));
+    tf.dispose(saved);
+  };
+}
 
 function cpuSecondsSince(start: NodeJS.CpuUsage): number {
   const used = process.cpuUsage(start);

@@ -5,8 +5,20 @@ import { lineChart, type Series } from './line-chart.js';
 import { colorAt } from './svg.js';
 
 const percentTick = (v: number) => `${Math.round(v * 100)}%`;
+const lrTick = (v: number) => (v === 0 ? '0' : String(Number(v.toPrecision(2))));
 
-/** One card per configuration: train loss, and test accuracy (solid) and macro F1 (dashed), a line per seed. */
+/** Each run's lr per epoch (metrics.json history `lr`, from fermix runs with train.schedule), or none. */
+function lrSeries(runs: AblationRow['runs']): Series[] {
+  return runs.flatMap((r, i) => {
+    const points = r.metrics.history.filter((h) => typeof (h as { lr?: unknown }).lr === 'number').map((h): [number, number] => [h.epoch + 1, (h as { lr: number }).lr]);
+    return points.length > 0 ? [{ label: `seed ${r.settings.seed}: learning rate`, color: colorAt(i), points }] : [];
+  });
+}
+
+/**
+ * One card per configuration: train loss, test accuracy (solid) and macro F1 (dashed), and the
+ * learning rate of each epoch when the runs recorded it; a line per seed.
+ */
 export function curvesSection(rows: AblationRow[], extra: ExtraKey[]): string {
   const cards = rows.map((row) => {
     const runs = row.runs.filter((r) => r.metrics.history.length > 0);
@@ -29,6 +41,7 @@ export function curvesSection(rows: AblationRow[], extra: ExtraKey[]): string {
         { label: `seed ${r.settings.seed}: test macro F1`, color: colorAt(i), dashed: true, points: r.metrics.history.map((h, k): [number, number] => [epochs(r)[k], h.macroF1]) },
       ];
     });
+    const lr = lrSeries(runs);
     const legend = runs
       .map((r, i) => `<span class="swatch" style="background:${colorAt(i)}"></span>seed ${esc(r.settings.seed)} <span class="muted">(${esc(r.name)})</span>`)
       .join(' ');
@@ -36,7 +49,9 @@ export function curvesSection(rows: AblationRow[], extra: ExtraKey[]): string {
       `<div class="card curves" data-row="${esc(row.id)}"><h3>${esc(rowLabel(row, extra))}</h3>` +
       `<p class="legend">${legend}<br><span class="muted">solid: accuracy · dashed: macro F1 · ○ best epoch (kept)</span></p>` +
       `<div class="charts">${lineChart({ title: 'train loss', xLabel: 'epoch', series: loss })}` +
-      `${lineChart({ title: 'test accuracy / macro F1', xLabel: 'epoch', series: test, yTick: percentTick })}</div></div>`
+      `${lineChart({ title: 'test accuracy / macro F1', xLabel: 'epoch', series: test, yTick: percentTick })}` +
+      (lr.length > 0 ? lineChart({ title: 'learning rate', xLabel: 'epoch', series: lr, yTick: lrTick }) : '') +
+      `</div></div>`
     );
   });
   return `<div class="grid">${cards.join('')}</div>`;
