@@ -1,3 +1,4 @@
+import cutmix, { mixupCutmix } from '@fermix/plugin-cutmix';
 import dropout from '@fermix/plugin-dropout';
 import flip from '@fermix/plugin-flip';
 import mixaugment from '@fermix/plugin-mixaugment';
@@ -5,7 +6,7 @@ import mixup from '@fermix/plugin-mixup';
 import type { PluginFactory, PluginRegistry } from '@fermix/core';
 
 /** The plugins that come with the fermix command, by their short names. */
-export const builtinPlugins: Record<string, PluginFactory> = { mixup, mixaugment, flip, dropout };
+export const builtinPlugins: Record<string, PluginFactory> = { mixup, mixaugment, flip, dropout, cutmix, 'mixup-cutmix': mixupCutmix };
 
 /** Registers them, so `- mixup: {...}` works wherever the config file sits. */
 export function registerBuiltinPlugins(registry: PluginRegistry): PluginRegistry {
