@@ -101,7 +101,7 @@ describe.skipIf(SKIP)('publish proof: pack, install in a scratch project, run th
   });
 
   it('packs the ten public packages and the example plugin', () => {
-    expect([...packed.keys()].sort()).toEqual([...CLI_DEPS, '@fermix/landmarks', '@fermix/cli', 'fermix-plugin-cutmix'].sort());
+    expect([...packed.keys()].sort()).toEqual([...CLI_DEPS, '@fermix/landmarks', '@fermix/cli', 'fermix-plugin-noise'].sort());
   });
 
   it('each tarball has its ESM, CJS and type entries, README and LICENSE', () => {
@@ -134,7 +134,7 @@ describe.skipIf(SKIP)('publish proof: pack, install in a scratch project, run th
         expect(deps, `${p.name} depends on @fermix/core`).not.toContain('@fermix/core');
       }
     }
-    expect(packed.get('fermix-plugin-cutmix')!.manifest.keywords).toContain('fermix-plugin');
+    expect(packed.get('fermix-plugin-noise')!.manifest.keywords).toContain('fermix-plugin');
   });
 
   describe('installed in a scratch project', () => {
@@ -250,17 +250,17 @@ describe.skipIf(SKIP)('publish proof: pack, install in a scratch project, run th
       expect(copiesOf('@tensorflow/tfjs-core', path.join(project, 'node_modules'))).toHaveLength(1);
     });
 
-    it('and loads a third-party plugin by its package name (fermix-plugin-cutmix)', async () => {
-      const result = await train('cutmix', ['flip', 'fermix-plugin-cutmix: { alpha: 1 }']);
+    it('and loads a third-party plugin by its package name (fermix-plugin-noise)', async () => {
+      const result = await train('noise', ['flip', 'fermix-plugin-noise: { sigma: 0.05 }']);
       expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
       expect(existsSync(path.join(result.runDir, 'metrics.json'))).toBe(true);
     });
 
     it('a bad option of that plugin stops `fermix train` (exit 2) naming the plugin, option and value', async () => {
-      const result = await train('cutmix-bad', ['fermix-plugin-cutmix: { alpha: 0 }']);
+      const result = await train('noise-bad', ['fermix-plugin-noise: { sigma: 0 }']);
       expect(result.code).toBe(2);
-      expect(result.stderr).toMatch(/plugins\[0\]\.fermix-plugin-cutmix/);
-      expect(result.stderr).toMatch(/plugins\[0\]\.fermix-plugin-cutmix\.alpha \([^)]*\.yaml:\d+:\d+\): expected a number > 0, found 0/);
+      expect(result.stderr).toMatch(/plugins\[0\]\.fermix-plugin-noise/);
+      expect(result.stderr).toMatch(/plugins\[0\]\.fermix-plugin-noise\.sigma \([^)]*\.yaml:\d+:\d+\): expected a number > 0, found 0/);
       expect(existsSync(path.join(result.runDir, 'metrics.json'))).toBe(false);
     });
   });
