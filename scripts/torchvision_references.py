@@ -92,10 +92,36 @@ def crop_cases(x):
     return cases
 
 
+def color_cases(x):
+    cases = []
+    for op, fn, factors in [
+        ("brightness", F.adjust_brightness, [[0.6, 1.0, 1.4], [0.0, 0.25, 2.5]]),
+        ("contrast", F.adjust_contrast, [[0.6, 1.0, 1.4], [0.0, 0.3, 3.0]]),
+        ("saturation", F.adjust_saturation, [[0.6, 1.0, 1.4], [0.0, 0.5, 2.0]]),
+        ("hue", F.adjust_hue, [[0.1, -0.1, 0.0], [0.5, -0.5, 0.27], [-0.33, 0.45, -0.05]]),
+    ]:
+        for f in factors:
+            out = torch.stack([fn(x[k], f[k]) for k in range(x.shape[0])])
+            cases.append({"op": op, "factors": f, "output": nhwc(out)})
+    out = torch.stack([F.rgb_to_grayscale(x[k], num_output_channels=3) for k in range(x.shape[0])])
+    cases.append({"op": "grayscale", "output": nhwc(out)})
+    # ColorJitter's four ops in a given order with given factors, as its forward applies them.
+    order, b, c, s, h = [3, 0, 2, 1], [0.8, 1.2, 1.05], [1.3, 0.7, 0.9], [0.5, 1.5, 1.1], [0.05, -0.08, 0.2]
+    def jitter(k):
+        img = x[k]
+        for fn_id in order:
+            img = [lambda i: F.adjust_brightness(i, b[k]), lambda i: F.adjust_contrast(i, c[k]), lambda i: F.adjust_saturation(i, s[k]), lambda i: F.adjust_hue(i, h[k])][fn_id](img)
+        return img
+    out = torch.stack([jitter(k) for k in range(x.shape[0])])
+    cases.append({"op": "jitter", "order": order, "brightness": b, "contrast": c, "saturation": s, "hue": h, "output": nhwc(out)})
+    return cases
+
+
 def main():
     x = images()
     shape = [x.shape[0], x.shape[2], x.shape[3], x.shape[1]]
     write("plugin-crop", {"input": {"shape": shape, "data": nhwc(x)}, "cases": crop_cases(x)})
+    write("plugin-color", {"input": {"shape": shape, "data": nhwc(x)}, "cases": color_cases(x)})
 
 
 if __name__ == "__main__":
