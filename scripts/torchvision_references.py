@@ -117,11 +117,24 @@ def color_cases(x):
     return cases
 
 
+def erasing_cases(x):
+    cases = []
+    for boxes, value in [
+        ([(2, 3, 4, 5), (0, 0, 11, 13), (10, 12, 1, 1)], 0.0),
+        ([(1, 1, 3, 9), (5, 2, 6, 2), (0, 6, 7, 7)], [0.485, 0.456, 0.406]),
+    ]:
+        v = torch.tensor(value if isinstance(value, list) else [value] * 3, dtype=torch.float32)[:, None, None]
+        out = torch.stack([F.erase(x[k], *boxes[k], v) for k in range(x.shape[0])])
+        cases.append({"op": "erase", "boxes": [dict(top=b[0], left=b[1], height=b[2], width=b[3]) for b in boxes], "value": value, "output": nhwc(out)})
+    return cases
+
+
 def main():
     x = images()
     shape = [x.shape[0], x.shape[2], x.shape[3], x.shape[1]]
     write("plugin-crop", {"input": {"shape": shape, "data": nhwc(x)}, "cases": crop_cases(x)})
     write("plugin-color", {"input": {"shape": shape, "data": nhwc(x)}, "cases": color_cases(x)})
+    write("plugin-erasing", {"input": {"shape": shape, "data": nhwc(x)}, "cases": erasing_cases(x)})
 
 
 if __name__ == "__main__":
