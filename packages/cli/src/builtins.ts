@@ -1,12 +1,25 @@
+import color from '@fermix/plugin-color';
+import crop from '@fermix/plugin-crop';
 import cutmix, { mixupCutmix } from '@fermix/plugin-cutmix';
 import dropout from '@fermix/plugin-dropout';
+import erasing from '@fermix/plugin-erasing';
 import flip from '@fermix/plugin-flip';
 import mixaugment from '@fermix/plugin-mixaugment';
 import mixup from '@fermix/plugin-mixup';
 import type { PluginFactory, PluginRegistry } from '@fermix/core';
 
 /** The plugins that come with the fermix command, by their short names. */
-export const builtinPlugins: Record<string, PluginFactory> = { mixup, mixaugment, flip, dropout, cutmix, 'mixup-cutmix': mixupCutmix };
+export const builtinPlugins: Record<string, PluginFactory> = {
+  mixup,
+  mixaugment,
+  flip,
+  dropout,
+  cutmix,
+  'mixup-cutmix': mixupCutmix,
+  crop,
+  color,
+  erasing,
+};
 
 /** Registers them, so `- mixup: {...}` works wherever the config file sits. */
 export function registerBuiltinPlugins(registry: PluginRegistry): PluginRegistry {
