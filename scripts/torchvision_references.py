@@ -129,12 +129,48 @@ def erasing_cases(x):
     return cases
 
 
+def randaugment_cases(x):
+    """The ops of RandAugment / TrivialAugmentWide on uint8 images (what torchvision defines them on)."""
+    from torchvision.transforms import autoaugment as A
+
+    u = (x * 255).round().to(torch.uint8)
+    n, _, h, w = u.shape
+    cases = []
+    ops = [
+        ("Identity", [0.0, 0.0, 0.0]),
+        ("ShearX", [0.09, -0.3, 0.99]),
+        ("ShearY", [-0.09, 0.3, 0.5]),
+        ("TranslateX", [3.0, -4.2, 5.9]),
+        ("TranslateY", [-2.0, 4.8, 1.0]),
+        ("Rotate", [9.0, -30.0, 135.0]),
+        ("Brightness", [0.27, -0.9, 0.99]),
+        ("Color", [0.27, -0.9, 0.99]),
+        ("Contrast", [0.27, -0.9, 0.99]),
+        ("Sharpness", [0.27, -0.9, 0.99]),
+        ("Posterize", [6.0, 4.0, 2.0]),
+        ("Solarize", [246.5, 127.5, 0.0]),
+        ("AutoContrast", [0.0, 0.0, 0.0]),
+        ("Equalize", [0.0, 0.0, 0.0]),
+    ]
+    for name, magnitudes in ops:
+        out = torch.stack([A._apply_op(u[k], name, magnitudes[k], InterpolationMode.NEAREST, None) for k in range(n)])
+        cases.append({"op": name, "magnitudes": magnitudes, "output": [int(v) for v in out.permute(0, 2, 3, 1).reshape(-1).tolist()]})
+    space = lambda s: {k: {"magnitudes": [float(m) for m in v[0].reshape(-1).tolist()], "signed": bool(v[1])} for k, v in s.items()}
+    return {
+        "input": {"shape": [n, h, w, 3], "data": [int(v) for v in u.permute(0, 2, 3, 1).reshape(-1).tolist()]},
+        "cases": cases,
+        "randaugment": space(A.RandAugment()._augmentation_space(31, (h, w))),
+        "trivialaugment": space(A.TrivialAugmentWide()._augmentation_space(31)),
+    }
+
+
 def main():
     x = images()
     shape = [x.shape[0], x.shape[2], x.shape[3], x.shape[1]]
     write("plugin-crop", {"input": {"shape": shape, "data": nhwc(x)}, "cases": crop_cases(x)})
     write("plugin-color", {"input": {"shape": shape, "data": nhwc(x)}, "cases": color_cases(x)})
     write("plugin-erasing", {"input": {"shape": shape, "data": nhwc(x)}, "cases": erasing_cases(x)})
+    write("plugin-randaugment", randaugment_cases(x))
 
 
 if __name__ == "__main__":

@@ -78,11 +78,13 @@ export function paddedCrop(x: tf.Tensor4D, offsets: readonly { top: number; left
 }
 
 /**
- * torchvision 0.14's `_get_inverse_affine_matrix(center=[0, 0], angle, translate, scale, shear)`, as
+ * torchvision 0.14's `_get_inverse_affine_matrix(center, angle, translate, scale, shear)`, as
  * `F.affine` uses it for tensors: the map from an output point to its input point, both measured
- * from the image centre, [a, b, c, d, e, f] for x_in = a x + b y + c, y_in = d x + e y + f.
+ * from the image centre, [a, b, c, d, e, f] for x_in = a x + b y + c, y_in = d x + e y + f. `center`
+ * is the centre of the map measured from the image centre ([0, 0], the default, is the image centre;
+ * torchvision's `center=[0, 0]` pixel argument is [-W / 2, -H / 2] here).
  */
-export function inverseAffineMatrix(p: AffineParams): number[] {
+export function inverseAffineMatrix(p: AffineParams, center: readonly [number, number] = [0, 0]): number[] {
   const rad = Math.PI / 180;
   const rot = p.angle * rad;
   const sx = p.shear[0] * rad;
@@ -92,9 +94,12 @@ export function inverseAffineMatrix(p: AffineParams): number[] {
   const b = (-Math.cos(rot - sy) * Math.tan(sx)) / Math.cos(sy) - Math.sin(rot);
   const c = Math.sin(rot - sy) / Math.cos(sy);
   const d = (-Math.sin(rot - sy) * Math.tan(sx)) / Math.cos(sy) + Math.cos(rot);
+  const [cx, cy] = center;
   const m = [d, -b, 0, -c, a, 0].map((v) => v / p.scale);
-  m[2] += m[0] * -tx + m[1] * -ty;
-  m[5] += m[3] * -tx + m[4] * -ty;
+  m[2] += m[0] * (-cx - tx) + m[1] * (-cy - ty);
+  m[5] += m[3] * (-cx - tx) + m[4] * (-cy - ty);
+  m[2] += cx;
+  m[5] += cy;
   return m;
 }
 
@@ -104,9 +109,22 @@ export function inverseAffineMatrix(p: AffineParams): number[] {
  * reads the input at the inverse matrix's image of it, bilinearly, with `fill` outside the image.
  */
 export function affine(x: tf.Tensor4D, params: readonly AffineParams[], fill: Fill = 0): tf.Tensor4D {
-  const [n, h, w] = x.shape;
+  const [n] = x.shape;
   if (params.length !== n) throw new Error(`crop: ${params.length} affine parameter sets for a batch of ${n}`);
-  const matrices = params.map(inverseAffineMatrix);
+  return tf.tidy(() => {
+    const { ys, xs } = affineGrid(x.shape, params.map((p) => inverseAffineMatrix(p)));
+    return bilinearSample(x, ys, xs, fill);
+  });
+}
+
+/**
+ * The source points of the affine maps, one inverse matrix per sample (from `inverseAffineMatrix`):
+ * output pixel (r, c), measured from the centre ((W - 1) / 2, (H - 1) / 2), reads the input at the
+ * matrix's image of it, back in pixel-index coordinates. [B, H, W] each; for a sampler of your own.
+ */
+export function affineGrid(shape: readonly number[], matrices: readonly number[][]): { ys: tf.Tensor3D; xs: tf.Tensor3D } {
+  const [n, h, w] = shape;
+  if (matrices.length !== n) throw new Error(`crop: ${matrices.length} matrices for a batch of ${n}`);
   return tf.tidy(() => {
     const cx = (w - 1) / 2;
     const cy = (h - 1) / 2;
@@ -115,6 +133,6 @@ export function affine(x: tf.Tensor4D, params: readonly AffineParams[], fill: Fi
     const entry = (k: number) => column(matrices.map((m) => m[k]), n);
     const xs = tf.add(tf.add(tf.add(tf.mul(entry(0), u), tf.mul(entry(1), v)), entry(2)), cx) as tf.Tensor3D;
     const ys = tf.add(tf.add(tf.add(tf.mul(entry(3), u), tf.mul(entry(4), v)), entry(5)), cy) as tf.Tensor3D;
-    return bilinearSample(x, ys, xs, fill);
+    return { ys, xs };
   });
 }
