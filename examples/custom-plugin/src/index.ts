@@ -1,5 +1,4 @@
-export { sampleBox, boxArea, areaLambda, type Box, type BoxRng } from './box.js';
-export { cutmixBatch, boxMask, type Perm } from './cutmix.js';
-export { cutmix, drawCutmix, parseCutmixOptions, cutmixOptionsSchema, type CutmixDraw, type CutmixOptions, type CutmixOptionsInput } from './plugin.js';
-import { cutmix } from './plugin.js';
-export default cutmix;
+export { addNoise, drawNoise, MAX_NOISE_SEED, type NoiseDraw, type NoiseRng } from './noise.js';
+export { noise, parseNoiseOptions, noiseOptionsSchema, type NoiseOptions, type NoiseOptionsInput } from './plugin.js';
+import { noise } from './plugin.js';
+export default noise;

@@ -18,8 +18,8 @@ import { ensureBuilt, lockDist, packagesDir, pluginDir } from './dist.js';
 
 const SKIP = process.env.FERMIX_SKIP_PACK === '1';
 const TFJS = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm'];
-const PUBLIC = ['core', 'backbones', 'plugin-mixup', 'plugin-mixaugment', 'plugin-flip', 'plugin-dropout', 'report', 'landmarks', 'accel-onnxruntime', 'cli'];
-const CLI_DEPS = ['@fermix/core', '@fermix/backbones', '@fermix/plugin-mixup', '@fermix/plugin-mixaugment', '@fermix/plugin-flip', '@fermix/plugin-dropout', '@fermix/report'];
+const PUBLIC = ['core', 'backbones', 'plugin-mixup', 'plugin-mixaugment', 'plugin-flip', 'plugin-dropout', 'plugin-label-smoothing', 'plugin-cutmix', 'plugin-crop', 'plugin-color', 'plugin-erasing', 'report', 'landmarks', 'accel-onnxruntime', 'cli'];
+const CLI_DEPS = ['@fermix/core', '@fermix/backbones', '@fermix/plugin-mixup', '@fermix/plugin-mixaugment', '@fermix/plugin-flip', '@fermix/plugin-dropout', '@fermix/plugin-label-smoothing', '@fermix/plugin-cutmix', '@fermix/plugin-crop', '@fermix/plugin-color', '@fermix/plugin-erasing', '@fermix/report'];
 /** Packages that compute nothing with tensors: no tfjs peer. */
 const NO_TFJS = ['@fermix/report'];
 /** Packages that need no @fermix/core: the accelerator only registers tfjs kernels. */
@@ -102,8 +102,8 @@ describe.skipIf(SKIP)('publish proof: pack, install in a scratch project, run th
     if (work && process.env.FERMIX_KEEP_PACK !== '1') rmSync(work, { recursive: true, force: true });
   });
 
-  it('packs the ten public packages and the example plugin', () => {
-    expect([...packed.keys()].sort()).toEqual([...CLI_DEPS, '@fermix/landmarks', '@fermix/accel-onnxruntime', '@fermix/cli', 'fermix-plugin-cutmix'].sort());
+  it('packs the fifteen public packages and the example plugin', () => {
+    expect([...packed.keys()].sort()).toEqual([...CLI_DEPS, '@fermix/landmarks', '@fermix/accel-onnxruntime', '@fermix/cli', 'fermix-plugin-noise'].sort());
   });
 
   it('each tarball has its ESM, CJS and type entries, README and LICENSE', () => {
@@ -136,7 +136,7 @@ describe.skipIf(SKIP)('publish proof: pack, install in a scratch project, run th
         expect(deps, `${p.name} depends on @fermix/core`).not.toContain('@fermix/core');
       }
     }
-    expect(packed.get('fermix-plugin-cutmix')!.manifest.keywords).toContain('fermix-plugin');
+    expect(packed.get('fermix-plugin-noise')!.manifest.keywords).toContain('fermix-plugin');
   });
 
   describe('installed in a scratch project', () => {
@@ -265,17 +265,17 @@ describe.skipIf(SKIP)('publish proof: pack, install in a scratch project, run th
       expect(copiesOf('@tensorflow/tfjs-core', path.join(project, 'node_modules'))).toHaveLength(1);
     });
 
-    it('and loads a third-party plugin by its package name (fermix-plugin-cutmix)', async () => {
-      const result = await train('cutmix', ['flip', 'fermix-plugin-cutmix: { alpha: 1 }']);
+    it('and loads a third-party plugin by its package name (fermix-plugin-noise)', async () => {
+      const result = await train('noise', ['flip', 'fermix-plugin-noise: { sigma: 0.05 }']);
       expect(result.code, `${result.stdout}\n${result.stderr}`).toBe(0);
       expect(existsSync(path.join(result.runDir, 'metrics.json'))).toBe(true);
     });
 
     it('a bad option of that plugin stops `fermix train` (exit 2) naming the plugin, option and value', async () => {
-      const result = await train('cutmix-bad', ['fermix-plugin-cutmix: { alpha: 0 }']);
+      const result = await train('noise-bad', ['fermix-plugin-noise: { sigma: 0 }']);
       expect(result.code).toBe(2);
-      expect(result.stderr).toMatch(/plugins\[0\]\.fermix-plugin-cutmix/);
-      expect(result.stderr).toMatch(/plugins\[0\]\.fermix-plugin-cutmix\.alpha \([^)]*\.yaml:\d+:\d+\): expected a number > 0, found 0/);
+      expect(result.stderr).toMatch(/plugins\[0\]\.fermix-plugin-noise/);
+      expect(result.stderr).toMatch(/plugins\[0\]\.fermix-plugin-noise\.sigma \([^)]*\.yaml:\d+:\d+\): expected a number > 0, found 0/);
       expect(existsSync(path.join(result.runDir, 'metrics.json'))).toBe(false);
     });
   });

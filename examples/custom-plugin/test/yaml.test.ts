@@ -1,5 +1,5 @@
 /**
- * The plugin as a user meets it: installed in a project (node_modules/fermix-plugin-cutmix, here a
+ * The plugin as a user meets it: installed in a project (node_modules/fermix-plugin-noise, here a
  * symlink to this folder, as `pnpm add` of a local folder or `npm link` makes), named by its package
  * name in the project's fermix.config.yaml, and found by @fermix/core from the config's folder
  * (node_modules upward), then imported through its ESM entry so it shares the host's @fermix/core.
@@ -21,16 +21,16 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, createTrainStep, loadConfig, PluginRegistry, resolvePlugins } from '@fermix/core';
 import mixup from '@fermix/plugin-mixup';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import cutmixFromSources from '../src/index.js';
+import noiseFromSources from '../src/index.js';
 import { ensureBuilt, lockDist, packagesDir, pluginDir } from './dist.js';
 import { randomBatch, tinyModel, useCpu } from './helpers.js';
 
-const PLUGIN_ENTRY = '  - fermix-plugin-cutmix: { alpha: 1 }';
-const BAD_ENTRY = '  - fermix-plugin-cutmix: { alpha: 0 }';
+const PLUGIN_ENTRY = '  - fermix-plugin-noise: { sigma: 0.1, p: 1 }';
+const BAD_ENTRY = '  - fermix-plugin-noise: { sigma: 0 }';
 
 /** A project folder whose node_modules links the plugin (and, for plain Node, core and tfjs). */
 function makeProject(links: Record<string, string>): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'fermix-cutmix-project-'));
+  const dir = mkdtempSync(path.join(tmpdir(), 'fermix-noise-project-'));
   for (const [name, target] of Object.entries(links)) {
     const at = path.join(dir, 'node_modules', name);
     mkdirSync(path.dirname(at), { recursive: true });
@@ -55,25 +55,25 @@ async function configError(file: string, registry = new PluginRegistry()): Promi
   return err;
 }
 
-describe('fermix-plugin-cutmix from YAML by package name, in-process (sources)', () => {
+describe('fermix-plugin-noise from YAML by package name, in-process (sources)', () => {
   let project: string;
   beforeAll(async () => {
     await useCpu();
-    project = makeProject({ 'fermix-plugin-cutmix': pluginDir });
+    project = makeProject({ 'fermix-plugin-noise': pluginDir });
   });
   afterAll(() => rmSync(project, { recursive: true, force: true }));
 
   it('resolves from the config folder through the package exports (here the fermix-source entry)', async () => {
-    expect(createRequire(path.join(project, 'fermix.config.yaml')).resolve('fermix-plugin-cutmix')).toBe(path.join(pluginDir, 'src', 'index.ts'));
-    const factory = await new PluginRegistry().resolve('fermix-plugin-cutmix', project);
+    expect(createRequire(path.join(project, 'fermix.config.yaml')).resolve('fermix-plugin-noise')).toBe(path.join(pluginDir, 'src', 'index.ts'));
+    const factory = await new PluginRegistry().resolve('fermix-plugin-noise', project);
     expect(typeof factory).toBe('function');
-    expect(factory.parseOptions).toBe(cutmixFromSources.parseOptions);
+    expect(factory.parseOptions).toBe(noiseFromSources.parseOptions);
   });
 
-  it('`plugins: [{ fermix-plugin-cutmix: { alpha: 1 } }]` runs in createTrainStep: finite loss, recorded draws, no tensor leak', async () => {
+  it('`plugins: [{ fermix-plugin-noise: { sigma: 0.1, p: 1 } }]` runs in createTrainStep: finite loss, recorded draws, no tensor leak', async () => {
     const loaded = await loadConfig({ file: writeConfig(project, 'fermix.config.yaml', PLUGIN_ENTRY) });
     const plugins = await resolvePlugins(loaded, new PluginRegistry());
-    expect(plugins.map((p) => p.name)).toEqual(['cutmix']);
+    expect(plugins.map((p) => p.name)).toEqual(['noise']);
 
     const model = tinyModel(2, 8, 3);
     const { x, y } = randomBatch(4, 6, 8, 3);
@@ -85,11 +85,9 @@ describe('fermix-plugin-cutmix from YAML by package name, in-process (sources)',
     for (const r of results) {
       expect(Number.isFinite(r.loss)).toBe(true);
       expect(Object.keys(r.terms)).toEqual(['real']);
-      const drawn = r.drawn.cutmix as { applied: boolean; lam: number; box: Record<string, number>; perm: number[] };
-      expect(drawn.applied).toBe(true);
-      expect(drawn.lam >= 0 && drawn.lam <= 1).toBe(true);
-      expect(Object.keys(drawn.box).sort()).toEqual(['x0', 'x1', 'y0', 'y1']);
-      expect([...drawn.perm].sort()).toEqual([0, 1, 2, 3, 4, 5]);
+      const drawn = r.drawn.noise as { mask: number[]; seed: number };
+      expect(drawn.mask).toEqual([1, 1, 1, 1, 1, 1]);
+      expect(Number.isInteger(drawn.seed)).toBe(true);
     }
     tf.dispose([x, y]);
     model.dispose();
@@ -98,14 +96,14 @@ describe('fermix-plugin-cutmix from YAML by package name, in-process (sources)',
   it('a bad option is reported at its YAML path, with line and column', async () => {
     const err = await configError(writeConfig(project, 'bad.yaml', BAD_ENTRY));
     expect(err.issues).toHaveLength(1);
-    expect(err.issues[0]).toMatchObject({ path: ['plugins', 0, 'fermix-plugin-cutmix', 'alpha'], expected: 'a number > 0', found: 0 });
-    expect(err.message).toMatch(/plugins\[0\]\.fermix-plugin-cutmix\.alpha \(bad\.yaml:6:\d+\): expected a number > 0, found 0/);
+    expect(err.issues[0]).toMatchObject({ path: ['plugins', 0, 'fermix-plugin-noise', 'sigma'], expected: 'a number > 0', found: 0 });
+    expect(err.message).toMatch(/plugins\[0\]\.fermix-plugin-noise\.sigma \(bad\.yaml:6:\d+\): expected a number > 0, found 0/);
   });
 
-  it('is refused next to mixup, with the reason the plugin declares', async () => {
+  it('composes with a built-in plugin, in config order', async () => {
     const registry = new PluginRegistry().register('mixup', mixup);
-    const err = await configError(writeConfig(project, 'conflict.yaml', '  - mixup\n  - fermix-plugin-cutmix: {}'), registry);
-    expect(err.message).toMatch(/at most one of cutmix and mixup: both replace the real batch/);
+    const loaded = await loadConfig({ file: writeConfig(project, 'both.yaml', '  - fermix-plugin-noise: {}\n  - mixup') });
+    expect((await resolvePlugins(loaded, registry)).map((p) => p.name)).toEqual(['noise', 'mixup']);
   });
 
   it('a package that is not installed is named in the error', async () => {
@@ -123,7 +121,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { createTrainStep, loadConfig, PluginRegistry, resolvePlugins } from '@fermix/core';
 
 const file = process.argv[2];
-const out = { resolved: createRequire(file).resolve('fermix-plugin-cutmix'), core: createRequire(file).resolve('@fermix/core') };
+const out = { resolved: createRequire(file).resolve('fermix-plugin-noise'), core: createRequire(file).resolve('@fermix/core') };
 try {
   const config = await loadConfig({ file });
   const plugins = await resolvePlugins(config, new PluginRegistry());
@@ -147,7 +145,7 @@ try {
 console.log(JSON.stringify(out));
 `;
 
-describe('fermix-plugin-cutmix from YAML by package name, as installed (plain Node, built packages)', () => {
+describe('fermix-plugin-noise from YAML by package name, as installed (plain Node, built packages)', () => {
   let project: string;
   let release: (() => void) | undefined;
 
@@ -158,7 +156,7 @@ describe('fermix-plugin-cutmix from YAML by package name, as installed (plain No
     const fromPlugin = createRequire(path.join(pluginDir, 'package.json'));
     const tfjs = (name: string) => realpathSync(path.dirname(fromPlugin.resolve(`${name}/package.json`)));
     project = makeProject({
-      'fermix-plugin-cutmix': pluginDir,
+      'fermix-plugin-noise': pluginDir,
       '@fermix/core': path.join(packagesDir, 'core'),
       '@tensorflow/tfjs-core': tfjs('@tensorflow/tfjs-core'),
       '@tensorflow/tfjs-layers': tfjs('@tensorflow/tfjs-layers'),
@@ -180,16 +178,16 @@ describe('fermix-plugin-cutmix from YAML by package name, as installed (plain No
     return JSON.parse(stdout.trim().split('\n').at(-1)!);
   }
 
-  it('resolves to the built package and trains 3 steps: finite losses, cutmix draws, no tensor leak', async () => {
+  it('resolves to the built package and trains 3 steps: finite losses, noise draws, no tensor leak', async () => {
     const out = await run(writeConfig(project, 'fermix.config.yaml', PLUGIN_ENTRY));
     expect(out.error).toBeUndefined();
     expect(out.resolved).toBe(path.join(pluginDir, 'dist', 'index.cjs'));
     expect(out.core).toBe(path.join(packagesDir, 'core', 'dist', 'index.cjs'));
-    expect(out.names).toEqual(['cutmix']);
+    expect(out.names).toEqual(['noise']);
     expect(out.steps).toHaveLength(3);
     for (const s of out.steps) {
       expect(Number.isFinite(s.loss)).toBe(true);
-      expect(s.drawn.cutmix.applied).toBe(true);
+      expect(s.drawn.noise.mask).toEqual([1, 1, 1, 1, 1, 1]);
     }
     expect(out.leaked).toBe(0);
   });
@@ -198,14 +196,14 @@ describe('fermix-plugin-cutmix from YAML by package name, as installed (plain No
     const out = await run(writeConfig(project, 'bad.yaml', BAD_ENTRY));
     expect(out.error?.name).toBe('ConfigError');
     expect(out.error.message).toContain('bad.yaml');
-    expect(out.error.message).toMatch(/plugins\[0\]\.fermix-plugin-cutmix/);
-    expect(out.error.message).toMatch(/fermix-plugin-cutmix\.alpha \(bad\.yaml:\d+:\d+\): expected a number > 0, found 0/);
+    expect(out.error.message).toMatch(/plugins\[0\]\.fermix-plugin-noise/);
+    expect(out.error.message).toMatch(/fermix-plugin-noise\.sigma \(bad\.yaml:\d+:\d+\): expected a number > 0, found 0/);
   });
 
   // A plugin loaded by package name is imported through its ESM entry, so it shares the fermix
   // command's @fermix/core; its option errors keep their YAML path.
   it('a bad option is reported at its own YAML path, outside vitest too', async () => {
     const out = await run(writeConfig(project, 'bad-path.yaml', BAD_ENTRY));
-    expect(out.error.issues[0].path).toEqual(['plugins', 0, 'fermix-plugin-cutmix', 'alpha']);
+    expect(out.error.issues[0].path).toEqual(['plugins', 0, 'fermix-plugin-noise', 'sigma']);
   });
 });

@@ -6,9 +6,12 @@ export {
   parseMixAugmentOptions,
   mixAugmentOptionsSchema,
   DEFAULT_FORWARD,
+  DEFAULT_MIXUP_ALPHA,
+  virtualMixDrawOptions,
   REAL_GROUP,
   VIRTUAL_GROUP,
   type ForwardMode,
+  type VirtualMix,
   type MixAugmentOptions,
   type MixAugmentOptionsInput,
 } from './plugin.js';

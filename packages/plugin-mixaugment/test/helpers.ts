@@ -118,3 +118,64 @@ export function context(rng: Rng, drawn: Record<string, unknown> = {}): PluginCo
     record: (k, v) => (drawn[k] = v),
   };
 }
+
+interface Box {
+  y0: number;
+  x0: number;
+  y1: number;
+  x1: number;
+}
+
+/**
+ * The virtual batch of a CutMix (or mixup-cutmix) draw, written out on the host independently of
+ * the packages under test: a cut sample i takes the pixels of its box from x[perm[i]] and its label
+ * weight is 1 - area / (H W) computed here; any other sample is the mixup lam x_i + (1 - lam) x_j.
+ */
+export function cutmixVirtualByHand(x: tf.Tensor4D, y: tf.Tensor2D, drawn: { lam: number | number[]; cut: boolean | boolean[]; box: Box | Box[]; perm: number[] }): { xt: tf.Tensor4D; yt: tf.Tensor2D; lam: number[] } {
+  const [n, h, w, c] = x.shape;
+  const k = y.shape[1];
+  const xs = x.dataSync();
+  const ys = y.dataSync();
+  const at = <T>(v: T | T[], i: number): T => (Array.isArray(v) ? v[i] : v);
+  const per = h * w * c;
+  const xt = new Float32Array(n * per);
+  const yt = new Float32Array(n * k);
+  const lams: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const j = drawn.perm[i];
+    const cut = at(drawn.cut, i);
+    const b = at(drawn.box, i);
+    const lam = cut ? 1 - ((b.y1 - b.y0) * (b.x1 - b.x0)) / (h * w) : at(drawn.lam, i);
+    lams.push(lam);
+    for (let r = 0; r < h; r++) {
+      for (let col = 0; col < w; col++) {
+        const inBox = r >= b.y0 && r < b.y1 && col >= b.x0 && col < b.x1;
+        for (let ch = 0; ch < c; ch++) {
+          const o = (r * w + col) * c + ch;
+          xt[i * per + o] = cut ? (inBox ? xs[j * per + o] : xs[i * per + o]) : lam * xs[i * per + o] + (1 - lam) * xs[j * per + o];
+        }
+      }
+    }
+    for (let q = 0; q < k; q++) yt[i * k + q] = lam * ys[i * k + q] + (1 - lam) * ys[j * k + q];
+  }
+  return { xt: tf.tensor4d(xt, [n, h, w, c]), yt: tf.tensor2d(yt, [n, k]), lam: lams };
+}
+
+/** The paper's three-pass loss L = CCE(y~, p(x~)) + CCE(y_i, p(x_i)) + CCE(y_j, p(x_j)) for a given virtual batch. */
+export function threePassLoss(model: tfl.LayersModel, x: tf.Tensor4D, y: tf.Tensor2D, xt: tf.Tensor4D, yt: tf.Tensor2D, perm: number[], training: boolean): { loss: number; grads: Record<string, Float32Array> } {
+  return tf.tidy(() => {
+    const permT = tf.tensor1d(perm, 'int32');
+    const xj = tf.gather(x, permT);
+    const yj = tf.gather(y, permT);
+    const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const { value, grads } = tf.variableGrads(() => {
+      const pt = model.apply(xt, { training }) as tf.Tensor;
+      const pi = model.apply(x, { training }) as tf.Tensor;
+      const pj = model.apply(xj, { training }) as tf.Tensor;
+      return tf.addN([cce(yt, pt), cce(y, pi), cce(yj, pj)]) as tf.Scalar;
+    }, variables);
+    const out: Record<string, Float32Array> = {};
+    for (const [name, g] of Object.entries(grads)) out[name] = g.dataSync().slice() as Float32Array;
+    return { loss: value.dataSync()[0], grads: out };
+  });
+}

@@ -149,7 +149,7 @@ describe('mixAugmentLoss', () => {
 
 describe('mixaugment options', () => {
   it('defaults: alpha 0.1 (the paper best), one lam per batch, a permutation, weights 1 and 1', () => {
-    expect(parseMixAugmentOptions({})).toEqual({ alpha: 0.1, lambda: 'batch', pairing: 'permutation', realWeight: 1, virtualWeight: 1, forward: DEFAULT_FORWARD });
+    expect(parseMixAugmentOptions({})).toEqual({ mix: 'mixup', alpha: 0.1, lambda: 'batch', pairing: 'permutation', realWeight: 1, virtualWeight: 1, forward: DEFAULT_FORWARD });
     expect(mixaugment.parseOptions).toBe(parseMixAugmentOptions);
   });
 
@@ -167,11 +167,26 @@ describe('mixaugment options', () => {
     expect(() => mixaugment({ alpha: 0 })).toThrow(OptionsError);
   });
 
+  it('mix: cutmix without an alpha, mixup-cutmix without cutmixAlpha, and switch options without the switch are refused at their path', () => {
+    const noAlpha = optionsError({ mix: 'cutmix' });
+    expect(noAlpha.issues.map((i) => i.path)).toEqual([['alpha']]);
+    expect(noAlpha.message).toMatch(/alpha: expected an alpha with mix: cutmix/);
+    expect(optionsError({ mix: 'mixup-cutmix' }).issues.map((i) => i.path)).toEqual([['alpha'], ['cutmixAlpha']]);
+    expect(optionsError({ mix: 'mixup-cutmix', alpha: 0.8 }).issues.map((i) => i.path)).toEqual([['cutmixAlpha']]);
+    expect(optionsError({ mix: 'cutmix', alpha: 1, switchProb: 0.5 }).issues.map((i) => i.path)).toEqual([['switchProb']]);
+    expect(optionsError({ alpha: 0.2, cutmixAlpha: 1 }).issues.map((i) => i.path)).toEqual([['cutmixAlpha']]);
+    expect(optionsError({ mix: 'cutmix', alpha: 0 }).issues.map((i) => i.path)).toEqual([['alpha']]);
+    expect(optionsError({ mix: 'fmix', alpha: 1 }).issues.map((i) => i.path)).toEqual([['mix']]);
+    expect(parseMixAugmentOptions({ mix: 'cutmix', alpha: 1 })).toMatchObject({ mix: 'cutmix', alpha: 1 });
+    expect(parseMixAugmentOptions({ mix: 'mixup-cutmix', alpha: 0.8, cutmixAlpha: 1, switchProb: 0.3 })).toMatchObject({ alpha: 0.8, cutmixAlpha: 1, switchProb: 0.3 });
+  });
+
   it('through the config loader: a bad option is reported at plugins[i].mixaugment.<key>; mixup with mixaugment is refused', async () => {
     const registry = new PluginRegistry().register('mixup', mixup).register('mixaugment', mixaugment);
     const config = (plugins: unknown[]) => ({ plugins: plugins as never, baseDir: process.cwd() });
     const none = () => undefined;
     await expect(resolvePlugins(config([{ mixaugment: { alpha: 0 } }]), registry, none)).rejects.toThrow(/plugins\[0\]\.mixaugment\.alpha: expected a number > 0/);
+    await expect(resolvePlugins(config([{ mixaugment: { mix: 'cutmix' } }]), registry, none)).rejects.toThrow(/plugins\[0\]\.mixaugment\.alpha: expected an alpha with mix: cutmix/);
     const both = resolvePlugins(config([{ mixup: { alpha: 0.2 } }, 'mixaugment']), registry, none);
     await expect(both).rejects.toThrow(ConfigError);
     await expect(resolvePlugins(config([{ mixup: { alpha: 0.2 } }, 'mixaugment']), registry, none)).rejects.toThrow(/at most one of mixup and mixaugment/);

@@ -7,6 +7,8 @@ export interface SamplesFile {
   classes: string[];
   imageSize: number;
   views: Record<string, { weight: number; samples: { png: string; label: number[] }[] }>;
+  /** What each plugin drew for this batch (`StepResult.drawn`), by plugin; empty when the file has none. */
+  drawn: Record<string, Record<string, unknown>>;
 }
 
 /** Checks a parsed samples.json; throws an Error saying what is wrong (the caller names the file). */
@@ -32,7 +34,8 @@ export function parseSamples(raw: unknown): SamplesFile {
       }
     });
   }
-  return { version: 1, classes, imageSize: typeof file.imageSize === 'number' ? file.imageSize : 0, views: file.views as SamplesFile['views'] };
+  const drawn = file.drawn && typeof file.drawn === 'object' && !Array.isArray(file.drawn) ? (file.drawn as SamplesFile['drawn']) : {};
+  return { version: 1, classes, imageSize: typeof file.imageSize === 'number' ? file.imageSize : 0, views: file.views as SamplesFile['views'], drawn };
 }
 
 /** The `count` largest entries of a soft label with their class names, largest first, zeros left out. */
@@ -42,4 +45,42 @@ export function topClasses(label: number[], classes: string[], count = 2): { nam
     .filter((c) => c.weight > 0)
     .sort((a, b) => b.weight - a.weight)
     .slice(0, count);
+}
+
+/** Values shown of a per-sample array before "…". */
+const SHOWN_VALUES = 8;
+
+function shortValue(v: unknown): string {
+  if (typeof v === 'number') return String(Number(v.toFixed(3)));
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  if (v === null || v === undefined) return '-';
+  if (typeof v === 'string') return v;
+  if (Array.isArray(v)) {
+    if (v.every((x) => typeof x === 'number' || typeof x === 'boolean' || typeof x === 'string')) {
+      const shown = v.slice(0, SHOWN_VALUES).map(shortValue).join(' ');
+      return v.length > SHOWN_VALUES ? `${shown} … (${v.length})` : shown;
+    }
+    const present = v.filter((x) => x !== null && x !== undefined);
+    return present.length === 0 ? `none of ${v.length}` : `${present.length} of ${v.length}, e.g. ${shortValue(present[0])}`;
+  }
+  if (typeof v === 'object') {
+    return `{${Object.entries(v as Record<string, unknown>)
+      .map(([k, x]) => `${k} ${shortValue(x)}`)
+      .join(', ')}}`;
+  }
+  return String(v);
+}
+
+/**
+ * One line per plugin of what it drew for the batch, short enough to read under the gallery:
+ * numbers to 3 decimals, per-sample arrays cut after 8 values, arrays of parameters (with nulls for
+ * skipped samples) as "k of n, e.g. {first}".
+ */
+export function drawnSummary(drawn: SamplesFile['drawn']): { plugin: string; text: string }[] {
+  return Object.entries(drawn).map(([plugin, values]) => ({
+    plugin,
+    text: Object.entries(values ?? {})
+      .map(([key, v]) => `${key} ${shortValue(v)}`)
+      .join('; '),
+  }));
 }

@@ -33,6 +33,10 @@ import {
   type ImageSet,
   type TrainStep,
 } from '@fermix/core';
+import { color } from '@fermix/plugin-color';
+import { crop } from '@fermix/plugin-crop';
+import { cutmix } from '@fermix/plugin-cutmix';
+import { erasing } from '@fermix/plugin-erasing';
 import { flip } from '@fermix/plugin-flip';
 import { mixaugment } from '@fermix/plugin-mixaugment';
 import { mixup } from '@fermix/plugin-mixup';
@@ -441,6 +445,8 @@ export async function runBench(options: BenchCommandOptions = {}, progress: Prog
     target('mixaugment joint / vanilla', group.ratios.mixaugmentJoint, '<=', 2.05),
     target('mixaugment separate / vanilla', group.ratios.mixaugmentSeparate, '<=', 2.05),
     target('flip / vanilla', group.ratios.flip, '<=', 1.02),
+    ...['cutmix', 'crop', 'color', 'erasing'].map((name) => target(`${name} / vanilla`, group.variants.find((v) => v.name === name)?.overVanilla ?? null, '<=', 1.05)),
+    target('mixaugment-cutmix / vanilla', group.variants.find((v) => v.name === 'mixaugment-cutmix')?.overVanilla ?? null, '<=', 2.0),
     target('fermix vanilla / hand-written', group.ratios.fermixOverHandWritten, '<=', 1.03),
     target('data wait share', group.dataWait.share, '<', 0.05),
     target('tensor growth', group.warmup > 0 ? group.memory.tensorGrowth : null, '==', 0), // without warm-up it counts Adam's slots
@@ -698,6 +704,12 @@ function benchVariants(registry: BackboneRegistry, set: ImageSet, plan: Plan, pr
     { name: 'mixaugment-joint', ...fermixStep([mixaugment({ forward: 'joint' })]) },
     { name: 'mixaugment-separate', ...fermixStep([mixaugment({ forward: 'separate' })]) },
     { name: 'flip', ...fermixStep([flip()]) },
+    // Issue 13's plugins, each at settings a FER recipe would use; each should cost <= 5% of a step.
+    { name: 'cutmix', ...fermixStep([cutmix({ alpha: 1 })]) },
+    { name: 'crop', ...fermixStep([crop({ resized: { scale: [0.8, 1] }, affine: { degrees: 10, translate: [0.05, 0.05] } })]) },
+    { name: 'color', ...fermixStep([color({ brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1, grayscale: 0.1 })]) },
+    { name: 'erasing', ...fermixStep([erasing({ p: 0.5 })]) },
+    { name: 'mixaugment-cutmix', ...fermixStep([mixaugment({ mix: 'cutmix', alpha: 1 })]) },
   ];
   // The loop a tfjs user writes by hand: the same CCE, variableGrads, applyGradients, loss read back.
   const handModel = buildNet(registry, 'small-cnn', SMALL_SIZE);

@@ -1,6 +1,6 @@
 import { alphaLabel } from '../format.js';
 import type { AblationRow } from '../rows.js';
-import { topClasses, type SamplesFile } from '../samples.js';
+import { drawnSummary, topClasses, type SamplesFile } from '../samples.js';
 import type { FinishedRun } from '../types.js';
 import { esc } from './escape.js';
 
@@ -40,7 +40,12 @@ export function gallerySection(rows: AblationRow[], limit = GALLERY_IMAGES): str
       const s = run.samples!;
       const title = `${run.settings.method}${run.settings.alpha === null ? '' : ` α=${alphaLabel(run.settings.alpha)}`}`;
       const views = Object.entries(s.views).map(([name, view]) => viewRow(name, view, s.classes, limit));
-      return `<div class="card gallery" data-run="${esc(run.name)}"><h3>${esc(title)}</h3><p class="muted">first batch of ${esc(run.name)} (seed ${esc(run.settings.seed)}); under each image the two largest soft-label weights</p>${views.join('')}</div>`;
+      // What each plugin drew for this batch (the augmentations' parameters), from samples.json.
+      const drawn = drawnSummary(s.drawn ?? {})
+        .map((d) => `<li><b>${esc(d.plugin)}</b> ${esc(d.text)}</li>`)
+        .join('');
+      const drawnList = drawn ? `<ul class="drawn muted">${drawn}</ul>` : '';
+      return `<div class="card gallery" data-run="${esc(run.name)}"><h3>${esc(title)}</h3><p class="muted">first batch of ${esc(run.name)} (seed ${esc(run.settings.seed)}); under each image the two largest soft-label weights</p>${views.join('')}${drawnList}</div>`;
     })
     .join('');
 }

@@ -49,6 +49,7 @@ tr.unfinished td { color: var(--muted); font-style: italic; }
 .view { margin: 8px 0; }
 .view-name { font-weight: 600; margin-bottom: 4px; }
 .view-name .muted { font-weight: 400; margin-left: 8px; }
+.drawn { margin: 6px 0 0; padding-left: 18px; font-size: 12px; overflow-wrap: anywhere; }
 .samples { display: flex; flex-wrap: wrap; gap: 10px; }
 .sample { margin: 0; width: 96px; text-align: center; }
 .sample img { width: 96px; height: 96px; image-rendering: pixelated; border-radius: 4px; border: 1px solid var(--line); display: block; }

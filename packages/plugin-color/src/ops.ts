@@ -1,0 +1,117 @@
+/**
+ * torchvision 0.14's colour ops on float images (`transforms/functional_tensor.py`), batched: each
+ * takes images [B, H, W, 3] in [0, 1] and one factor per sample, and computes what torchvision
+ * computes for each image, in the same float32 arithmetic. Tensor ops only, inside the caller's tidy.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+/** One factor per sample, or one for the whole batch. */
+export type Factors = number | readonly number[];
+
+function perSample(f: Factors, n: number): tf.Tensor {
+  if (typeof f === 'number') return tf.scalar(f);
+  if (f.length !== n) throw new Error(`color: ${f.length} factors for a batch of ${n}`);
+  return tf.tensor4d(Float32Array.from(f), [n, 1, 1, 1]);
+}
+
+function checkImages(x: tf.Tensor4D): void {
+  if (x.rank !== 4 || x.shape[3] !== 3) throw new Error(`color: expected RGB images [B, H, W, 3], got shape ${JSON.stringify(x.shape)}`);
+}
+
+/** `_blend`: clamp(ratio * a + (1 - ratio) * b, 0, 1). */
+function blend(a: tf.Tensor, b: tf.Tensor, ratio: tf.Tensor): tf.Tensor4D {
+  return tf.clipByValue(tf.add(tf.mul(ratio, a), tf.mul(tf.sub(1, ratio), b)), 0, 1) as tf.Tensor4D;
+}
+
+/** `rgb_to_grayscale`: 0.2989 r + 0.587 g + 0.114 b, as [B, H, W, 1]. */
+export function grayscale(x: tf.Tensor4D): tf.Tensor4D {
+  checkImages(x);
+  return tf.tidy(() => {
+    const [r, g, b] = tf.split(x, 3, 3);
+    return tf.add(tf.add(tf.mul(r, 0.2989), tf.mul(g, 0.587)), tf.mul(b, 0.114)) as tf.Tensor4D;
+  });
+}
+
+/** `adjust_brightness`: blend with black. */
+export function adjustBrightness(x: tf.Tensor4D, factor: Factors): tf.Tensor4D {
+  checkImages(x);
+  return tf.tidy(() => blend(x, tf.zerosLike(x), perSample(factor, x.shape[0])));
+}
+
+/** `adjust_contrast`: blend with the mean of the image's grayscale. */
+export function adjustContrast(x: tf.Tensor4D, factor: Factors): tf.Tensor4D {
+  checkImages(x);
+  return tf.tidy(() => blend(x, tf.mean(grayscale(x), [1, 2, 3], true), perSample(factor, x.shape[0])));
+}
+
+/** `adjust_saturation`: blend with the image's grayscale. */
+export function adjustSaturation(x: tf.Tensor4D, factor: Factors): tf.Tensor4D {
+  checkImages(x);
+  return tf.tidy(() => blend(x, grayscale(x), perSample(factor, x.shape[0])));
+}
+
+/** `_rgb2hsv` (Pillow's algorithm): h, s, v as [B, H, W] each. */
+export function rgbToHsv(x: tf.Tensor4D): [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D] {
+  return tf.tidy(() => {
+    const [r, g, b] = tf.unstack(x, 3);
+    const maxc = tf.max(x, 3);
+    const minc = tf.min(x, 3);
+    const eqc = tf.equal(maxc, minc);
+    const cr = tf.sub(maxc, minc);
+    const ones = tf.onesLike(maxc);
+    const s = tf.div(cr, tf.where(eqc, ones, maxc));
+    const crDivisor = tf.where(eqc, ones, cr);
+    const rc = tf.div(tf.sub(maxc, r), crDivisor);
+    const gc = tf.div(tf.sub(maxc, g), crDivisor);
+    const bc = tf.div(tf.sub(maxc, b), crDivisor);
+    const isR = tf.equal(maxc, r);
+    const isG = tf.logicalAnd(tf.equal(maxc, g), tf.logicalNot(isR));
+    const isB = tf.logicalAnd(tf.logicalNot(tf.equal(maxc, g)), tf.logicalNot(isR));
+    const hr = tf.mul(tf.cast(isR, 'float32'), tf.sub(bc, gc));
+    const hg = tf.mul(tf.cast(isG, 'float32'), tf.sub(tf.add(2, rc), bc));
+    const hb = tf.mul(tf.cast(isB, 'float32'), tf.sub(tf.add(4, gc), rc));
+    const h = tf.mod(tf.add(tf.div(tf.add(tf.add(hr, hg), hb), 6), 1), 1);
+    return [h as tf.Tensor3D, s as tf.Tensor3D, maxc as tf.Tensor3D];
+  });
+}
+
+/** `_hsv2rgb`: images [B, H, W, 3] from h, s, v. */
+export function hsvToRgb(h: tf.Tensor3D, s: tf.Tensor3D, v: tf.Tensor3D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const h6 = tf.mul(h, 6);
+    const i = tf.floor(h6);
+    const f = tf.sub(h6, i);
+    const p = tf.clipByValue(tf.mul(v, tf.sub(1, s)), 0, 1);
+    const q = tf.clipByValue(tf.mul(v, tf.sub(1, tf.mul(s, f))), 0, 1);
+    const t = tf.clipByValue(tf.mul(v, tf.sub(1, tf.mul(s, tf.sub(1, f)))), 0, 1);
+    // i mod 6 as a one-hot over the six sectors, [B, H, W, 6].
+    const sector = tf.oneHot(tf.cast(tf.mod(i, 6), 'int32'), 6);
+    const pick = (values: tf.Tensor[]) => tf.sum(tf.mul(tf.stack(values, 3), sector), 3);
+    return tf.stack([pick([v, q, p, p, t, v]), pick([t, v, v, q, p, p]), pick([p, p, t, v, v, q])], 3) as tf.Tensor4D;
+  });
+}
+
+/** `adjust_hue`: h -> (h + factor) mod 1 in HSV, factor in [-0.5, 0.5]. */
+export function adjustHue(x: tf.Tensor4D, factor: Factors): tf.Tensor4D {
+  checkImages(x);
+  const list = typeof factor === 'number' ? [factor] : factor;
+  list.forEach((f) => {
+    if (!(f >= -0.5 && f <= 0.5)) throw new RangeError(`color: a hue factor must be in [-0.5, 0.5], got ${f}`);
+  });
+  return tf.tidy(() => {
+    const [h, s, v] = rgbToHsv(x);
+    const shift = typeof factor === 'number' ? tf.scalar(factor) : tf.tensor3d(Float32Array.from(factor), [x.shape[0], 1, 1]);
+    return hsvToRgb(tf.mod(tf.add(h, shift), 1) as tf.Tensor3D, s, v);
+  });
+}
+
+/** `rgb_to_grayscale(num_output_channels=3)` for the samples of `mask`; the others are copied. */
+export function randomGrayscale(x: tf.Tensor4D, mask: readonly boolean[]): tf.Tensor4D {
+  checkImages(x);
+  if (mask.length !== x.shape[0]) throw new Error(`color: the grayscale mask has ${mask.length} entries for a batch of ${x.shape[0]}`);
+  return tf.tidy(() => {
+    // m gray + (1 - m) x with m in {0, 1}: exact for both.
+    const m = tf.tensor4d(Float32Array.from(mask, Number), [x.shape[0], 1, 1, 1]);
+    return tf.add(tf.mul(m, grayscale(x)), tf.mul(tf.sub(1, m), x)) as tf.Tensor4D;
+  });
+}
