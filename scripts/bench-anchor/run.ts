@@ -12,6 +12,7 @@
  *   pnpm bench:anchor                         # small-cnn 48x48, batch 32, 3 warm-up + 12 rounds
  *   pnpm bench:anchor --model resnet18 --size 64 --rounds 6
  *   pnpm bench:anchor --json runs/anchor.json
+ *   pnpm bench:anchor --accelerator          # also fermix with @fermix/accel-onnxruntime, 1 and all threads
  *
  * Installs python3-torch from Debian when it is missing and this runs as root (apt-get), else says
  * how. Development-time only: CI does not run it.
@@ -37,6 +38,7 @@ const batch = Number(arg('batch', '32'));
 const warmup = Number(arg('warmup', '3'));
 const rounds = Number(arg('rounds', '12'));
 const jsonOut = process.argv.includes('--json') ? arg('json', '') : '';
+const withAccelerator = process.argv.includes('--accelerator');
 const cores = os.availableParallelism();
 
 /** Debian's torch lives in /usr/bin/python3's dist-packages (a pyenv python3 on PATH may lack it). */
@@ -68,6 +70,12 @@ const sides = [
   { label: `fermix ${cores} threads`, client: new StepClient('fermix all threads', [...fermix, String(cores)]) },
   { label: 'pytorch 1 thread', client: new StepClient('pytorch 1 thread', [...torch, '1']) },
   { label: `pytorch ${cores} threads`, client: new StepClient('pytorch all threads', [...torch, String(cores)]) },
+  ...(withAccelerator
+    ? [
+        { label: 'fermix+ort 1 thread', client: new StepClient('fermix+onnxruntime 1 thread', [...fermix, '1', '--accelerator', 'onnxruntime']) },
+        { label: `fermix+ort ${cores} threads`, client: new StepClient('fermix+onnxruntime all threads', [...fermix, String(cores), '--accelerator', 'onnxruntime']) },
+      ]
+    : []),
 ];
 const loadAtStart = os.loadavg().map((v) => +v.toFixed(2));
 process.stderr.write(`[anchor] ${model} ${size}x${size} batch ${batch}, ${warmup} warm-up + ${rounds} rounds, ${cores} cores, load ${loadAtStart.join(' ')}\n`);
@@ -77,7 +85,7 @@ try {
 } finally {
   for (const s of sides) s.client.close();
 }
-const [f1, fN, t1, tN] = result;
+const [f1, fN, t1, tN, a1, aN] = result;
 if (f1.params !== t1.params) throw new Error(`the two models differ: fermix ${f1.params} parameters, PyTorch ${t1.params}`);
 const ratio = (a: typeof f1, b: typeof f1) => median(a.ms.map((t, i) => t / b.ms[i]));
 const rows = result.map((s) => ({
@@ -92,6 +100,13 @@ const ratios = {
   fermixOverPytorchAllThreads: +ratio(fN, tN).toFixed(2),
   fermixAllOver1: +ratio(f1, fN).toFixed(2),
   pytorchAllOver1: +ratio(t1, tN).toFixed(2),
+  ...(a1 && aN
+    ? {
+        acceleratedOverPytorch1Thread: +ratio(a1, t1).toFixed(2),
+        acceleratedOverPytorchAllThreads: +ratio(aN, tN).toFixed(2),
+        acceleratedAllOver1: +ratio(a1, aN).toFixed(2),
+      }
+    : {}),
 };
 const lines = [
   `fermix vs PyTorch ${(result[2].ready as { torch?: string }).torch ?? ''} on this CPU: ${model} ${size}x${size}, batch ${batch}, Adam, ${warmup} warm-up + ${rounds} interleaved rounds; ${cores} cores, load ${loadAtStart.join(' ')} at start`,
@@ -99,6 +114,11 @@ const lines = [
   ...rows.map((r) => `${r.side.padEnd(22)} ${String(r.threads).padStart(7)} ${r.stepMs.toFixed(1).padStart(8)} ${r.imagesPerSecond.toFixed(1).padStart(9)} ${r.cpuOverWall.toFixed(2).padStart(10)}`),
   `fermix step / PyTorch step: ${ratios.fermixOverPytorch1Thread} at 1 thread, ${ratios.fermixOverPytorchAllThreads} at ${cores} threads (median of per-round ratios)`,
   `all threads / 1 thread (images/s): fermix ${ratios.fermixAllOver1}x, PyTorch ${ratios.pytorchAllOver1}x`,
+  ...(a1 && aN
+    ? [
+        `fermix with onnxruntime / PyTorch: ${ratios.acceleratedOverPytorch1Thread} at 1 thread, ${ratios.acceleratedOverPytorchAllThreads} at ${cores} threads; all threads / 1 thread ${ratios.acceleratedAllOver1}x`,
+      ]
+    : []),
 ];
 process.stdout.write(lines.join('\n') + '\n');
 if (jsonOut) {
