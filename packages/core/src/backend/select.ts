@@ -3,7 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { findPackageEntry } from '../registry.js';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Logger } from '../logger.js';
-import { initWasmBackend, resolveThreads, type ThreadsSetting, type WasmBackendInfo } from './wasm.js';
+import { initWasmBackend, type ThreadsSetting, type WasmBackendInfo } from './wasm.js';
 
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -119,18 +119,14 @@ export async function selectBackend(requested: BackendName, logger: Logger, opti
   }
   if (!choice && (requested === 'auto' || requested === 'wasm')) {
     const wasm: { info?: WasmBackendInfo } = {};
-    // EXPERIMENT (decided from numbers before this lands): with the accelerator, wasm on one thread
-    // (a plain heap ORT reads in place) and ORT on the threads asked for.
-    const split = options.accelerator === 'onnxruntime' && process.env.FERMIX_ACCEL_SPLIT === '1';
-    const ortThreads = resolveThreads(options.threads).threads;
-    choice = await attempt('wasm', '@tensorflow/tfjs-backend-wasm', () => tryWasm(split ? 1 : options.threads, wasm));
+    choice = await attempt('wasm', '@tensorflow/tfjs-backend-wasm', () => tryWasm(options.threads, wasm));
     if (choice && wasm.info) {
       choice.threads = wasm.info.threads;
       choice.threadsReason = wasm.info.fallback ?? wasm.info.reason;
       if (wasm.info.fallback) logger.warn(`wasm threads: ${wasm.info.fallback}`);
     }
     if (choice && options.accelerator === 'onnxruntime') {
-      const a = await accelerate(split ? ortThreads : (choice.threads ?? 1), options.searchFrom ?? process.cwd());
+      const a = await accelerate(choice.threads ?? 1, options.searchFrom ?? process.cwd());
       choice.accelerator = { name: 'onnxruntime', kernels: a.kernels, threads: a.threads, version: a.onnxruntime };
     }
     if (!choice && requested === 'wasm') throw new Error(`backend "wasm" was requested but failed: ${reasons.at(-1)}`);
