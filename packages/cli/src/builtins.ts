@@ -6,6 +6,7 @@ import erasing from '@fermix/plugin-erasing';
 import flip from '@fermix/plugin-flip';
 import mixaugment from '@fermix/plugin-mixaugment';
 import mixup from '@fermix/plugin-mixup';
+import randaugment from '@fermix/plugin-randaugment';
 import type { PluginFactory, PluginRegistry } from '@fermix/core';
 
 /** The plugins that come with the fermix command, by their short names. */
@@ -19,6 +20,7 @@ export const builtinPlugins: Record<string, PluginFactory> = {
   crop,
   color,
   erasing,
+  randaugment,
 };
 
 /** Registers them, so `- mixup: {...}` works wherever the config file sits. */

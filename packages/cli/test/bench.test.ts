@@ -41,7 +41,7 @@ describe('fermix bench', () => {
     expect(report.steps[0]).toMatchObject({ backend: 'wasm', model: 'small-cnn', size: 48, batch: 4, warmup: 1, steps: 1 });
     for (const key of ['stepMs', 'imagesPerSecond', 'forwardMs', 'stepOverForward']) expect(report.steps[0][key]).toBeGreaterThan(0);
     expect(Object.keys(report.ratios).sort()).toEqual(['fermixOverHandWritten', 'flip', 'mixaugmentJoint', 'mixaugmentSeparate', 'mixup']);
-    expect(report.variants.map((v: { name: string }) => v.name)).toEqual(['vanilla', 'mixup', 'mixaugment-joint', 'mixaugment-separate', 'flip', 'cutmix', 'crop', 'color', 'erasing', 'mixaugment-cutmix', 'hand-written']);
+    expect(report.variants.map((v: { name: string }) => v.name)).toEqual(['vanilla', 'mixup', 'mixaugment-joint', 'mixaugment-separate', 'flip', 'cutmix', 'crop', 'color', 'erasing', 'randaugment', 'mixaugment-cutmix', 'hand-written']);
     expect(report.kernels.layers).toHaveLength(6);
     expect(report.kernels.gflopsMatmul).toBeGreaterThan(0);
     expect(report.memory.tensorGrowth).toBe(0);
@@ -49,7 +49,7 @@ describe('fermix bench', () => {
     expect(report.cores.decode).toBeNull(); // synthetic data: nothing decoded
     expect(report.cores.parallelTraining).toBeNull(); // parallel: false
     expect(report.targets.map((t: { name: string }) => t.name)).toContain('data wait share');
-    expect(report.targets.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['cutmix / vanilla', 'crop / vanilla', 'color / vanilla', 'erasing / vanilla', 'mixaugment-cutmix / vanilla']));
+    expect(report.targets.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['cutmix / vanilla', 'crop / vanilla', 'color / vanilla', 'erasing / vanilla', 'randaugment / vanilla', 'mixaugment-cutmix / vanilla']));
   });
 
   it('rejects unknown backends and models before measuring anything', async () => {
