@@ -7,6 +7,7 @@ import flip from '@fermix/plugin-flip';
 import labelSmoothing from '@fermix/plugin-label-smoothing';
 import mixaugment from '@fermix/plugin-mixaugment';
 import mixup from '@fermix/plugin-mixup';
+import randaugment from '@fermix/plugin-randaugment';
 import type { PluginFactory, PluginRegistry } from '@fermix/core';
 
 /** The plugins that come with the fermix command, by their short names. */
@@ -20,6 +21,7 @@ export const builtinPlugins: Record<string, PluginFactory> = {
   crop,
   color,
   erasing,
+  randaugment,
   'label-smoothing': labelSmoothing,
 };
 

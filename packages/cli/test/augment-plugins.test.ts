@@ -1,5 +1,5 @@
 /**
- * The augmentation plugins of issue 13 (cutmix, mixup-cutmix, crop, color, erasing, and mixaugment's
+ * The augmentation plugins of issue 13 (cutmix, mixup-cutmix, crop, color, erasing, randaugment, and mixaugment's
  * `mix: cutmix`) as a user meets them: by short name in YAML, with bad options stopped at their YAML
  * line, and through the real `fermix train`: a seeded run repeats itself, a run resumed after epoch 1
  * equals an unbroken one, and samples.json holds what each plugin drew.
@@ -45,6 +45,7 @@ const PLUGINS = `plugins:
   - crop: { resized: { scale: [0.6, 1] }, affine: { degrees: 10, translate: [0.1, 0.1] } }
   - color: { brightness: 0.3, contrast: 0.3, saturation: 0.3, hue: 0.05, grayscale: 0.2 }
   - erasing: { p: 0.5 }
+  - randaugment: { policy: trivialaugment, p: 0.5 }
   - mixaugment: { mix: mixup-cutmix, alpha: 0.4, cutmixAlpha: 1, lambda: sample }
 `;
 
@@ -73,9 +74,10 @@ describe('the new plugins by short name from YAML', () => {
   it('resolve in config order', async () => {
     const dir = project('');
     const plugins = await resolveFile(dir, PLUGINS);
-    expect(plugins.map((p) => p.name)).toEqual(['flip', 'crop', 'color', 'erasing', 'mixaugment']);
+    expect(plugins.map((p) => p.name)).toEqual(['flip', 'crop', 'color', 'erasing', 'randaugment', 'mixaugment']);
     expect((await resolveFile(dir, 'plugins:\n  - cutmix: { alpha: 1 }\n')).map((p) => p.name)).toEqual(['cutmix']);
     expect((await resolveFile(dir, 'plugins:\n  - mixup-cutmix: { switchProb: 0.3 }\n')).map((p) => p.name)).toEqual(['mixup-cutmix']);
+    expect((await resolveFile(dir, 'plugins:\n  - randaugment: { policy: trivialaugment }\n  - mixup\n')).map((p) => p.name)).toEqual(['randaugment', 'mixup']);
   });
 
   it('refuse bad options at their YAML path and line: a crop scale outside (0, 1], mix: cutmix without an alpha, a hue past 0.5, an erasing scale of 1', async () => {
@@ -88,12 +90,13 @@ describe('the new plugins by short name from YAML', () => {
       ['plugins:\n  - erasing: { scale: [0.1, 1] }\n', /plugins\[0\]\.erasing\.scale\[1\] \(fermix\.config\.yaml:17:\d+\): expected a number < 1, found 1/],
       ['plugins:\n  - cutmix: { alpha: 0 }\n', /plugins\[0\]\.cutmix\.alpha \(fermix\.config\.yaml:17:\d+\): expected a number > 0, found 0/],
       ['plugins:\n  - mixup\n  - cutmix\n', /at most one of cutmix and mixup/],
+      ['plugins:\n  - randaugment: { magnitude: 31 }\n', /plugins\[0\]\.randaugment\.magnitude \(fermix\.config\.yaml:17:\d+\): expected a magnitude bin from 0 to 30/],
     ];
     for (const [plugins, message] of cases) expect((await configError(dir, plugins)).message).toMatch(message);
   });
 });
 
-describe('fermix train with flip, crop, color, erasing and mixaugment with the mixup-cutmix switch', () => {
+describe('fermix train with flip, crop, color, erasing, randaugment and mixaugment with the mixup-cutmix switch', () => {
   it('a seeded run repeats itself, a run resumed after epoch 1 equals it, and samples.json records every draw', () => {
     const dir = project(base + PLUGINS);
     const history = (run: string) => JSON.parse(readFileSync(path.join(dir, run, 'metrics.json'), 'utf8')).history.map((h: { trainLoss: number; accuracy: number }) => [h.trainLoss, h.accuracy]);
@@ -111,7 +114,8 @@ describe('fermix train with flip, crop, color, erasing and mixaugment with the m
     expect(history('c')).toEqual(history('a'));
 
     const samples = JSON.parse(readFileSync(path.join(dir, 'a', 'samples.json'), 'utf8'));
-    expect(Object.keys(samples.drawn)).toEqual(['flip', 'crop', 'color', 'erasing', 'mixaugment']);
+    expect(Object.keys(samples.drawn)).toEqual(['flip', 'crop', 'color', 'erasing', 'randaugment', 'mixaugment']);
+    expect(samples.drawn.randaugment.ops[0]).toHaveLength(8);
     expect(samples.drawn.crop.resized).toHaveLength(8);
     expect(samples.drawn.crop.affine).toHaveLength(8);
     expect(samples.drawn.color.order).toHaveLength(4);

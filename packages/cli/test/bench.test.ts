@@ -60,7 +60,7 @@ describe('fermix bench', () => {
     expect(report.steps[0]).toMatchObject({ backend: 'wasm', model: 'small-cnn', size: 48, batch: 4, warmup: 1, steps: 1 });
     for (const key of ['stepMs', 'imagesPerSecond', 'forwardMs', 'stepOverForward']) expect(report.steps[0][key]).toBeGreaterThan(0);
     expect(Object.keys(report.ratios).sort()).toEqual(['fermixOverHandWritten', 'flip', 'mixaugmentJoint', 'mixaugmentSeparate', 'mixup']);
-    expect(report.variants.map((v: { name: string }) => v.name)).toEqual(['vanilla', 'mixup', 'mixaugment-joint', 'mixaugment-separate', 'flip', 'cutmix', 'crop', 'color', 'erasing', 'mixaugment-cutmix', 'hand-written']);
+    expect(report.variants.map((v: { name: string }) => v.name)).toEqual(['vanilla', 'mixup', 'mixaugment-joint', 'mixaugment-separate', 'flip', 'cutmix', 'crop', 'color', 'erasing', 'randaugment', 'mixaugment-cutmix', 'hand-written']);
     expect(report.kernels.layers).toHaveLength(6);
     expect(report.kernels.gflopsMatmul).toBeGreaterThan(0);
     expect(report.memory.tensorGrowth).toBe(0);
@@ -74,7 +74,7 @@ describe('fermix bench', () => {
     // Every target says whether it was met (null: not measured in this run, as resnet18 here).
     for (const t of report.targets) expect([true, false, null]).toContain(t.met);
     expect((targets.get('resnet18 all threads / 1 thread (images/s)') as { met: unknown }).met).toBeNull();
-    expect(report.targets.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['cutmix / vanilla', 'crop / vanilla', 'color / vanilla', 'erasing / vanilla', 'mixaugment-cutmix / vanilla']));
+    expect(report.targets.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['cutmix / vanilla', 'crop / vanilla', 'color / vanilla', 'erasing / vanilla', 'randaugment / vanilla', 'mixaugment-cutmix / vanilla']));
   });
 
   it('rejects unknown backends and models before measuring anything', async () => {

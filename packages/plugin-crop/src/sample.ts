@@ -1,5 +1,5 @@
 /**
- * One bilinear sampler for every geometric op of this package (and of `@fermix/plugin-randaugment`):
+ * One bilinear sampler for every geometric op of this package:
  * each output pixel (b, i, j) reads the input at the source point (ys[b, i, j], xs[b, i, j]), in
  * pixel-index coordinates (pixel centres at integers, as torch's `grid_sample(align_corners=False)`
  * after its un-normalisation). The four neighbours are gathered from the batch flattened to rows of

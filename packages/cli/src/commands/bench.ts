@@ -40,6 +40,7 @@ import { erasing } from '@fermix/plugin-erasing';
 import { flip } from '@fermix/plugin-flip';
 import { mixaugment } from '@fermix/plugin-mixaugment';
 import { mixup } from '@fermix/plugin-mixup';
+import { randaugment } from '@fermix/plugin-randaugment';
 import { UsageError } from './train.js';
 import { measureParallelTraining, type ParallelTrainingFigure } from '../bench/parallel.js';
 import { selfCommand } from '../sweep/runner.js';
@@ -445,7 +446,7 @@ export async function runBench(options: BenchCommandOptions = {}, progress: Prog
     target('mixaugment joint / vanilla', group.ratios.mixaugmentJoint, '<=', 2.05),
     target('mixaugment separate / vanilla', group.ratios.mixaugmentSeparate, '<=', 2.05),
     target('flip / vanilla', group.ratios.flip, '<=', 1.02),
-    ...['cutmix', 'crop', 'color', 'erasing'].map((name) => target(`${name} / vanilla`, group.variants.find((v) => v.name === name)?.overVanilla ?? null, '<=', 1.05)),
+    ...['cutmix', 'crop', 'color', 'erasing', 'randaugment'].map((name) => target(`${name} / vanilla`, group.variants.find((v) => v.name === name)?.overVanilla ?? null, '<=', 1.05)),
     target('mixaugment-cutmix / vanilla', group.variants.find((v) => v.name === 'mixaugment-cutmix')?.overVanilla ?? null, '<=', 2.0),
     target('fermix vanilla / hand-written', group.ratios.fermixOverHandWritten, '<=', 1.03),
     target('data wait share', group.dataWait.share, '<', 0.05),
@@ -709,6 +710,7 @@ function benchVariants(registry: BackboneRegistry, set: ImageSet, plan: Plan, pr
     { name: 'crop', ...fermixStep([crop({ resized: { scale: [0.8, 1] }, affine: { degrees: 10, translate: [0.05, 0.05] } })]) },
     { name: 'color', ...fermixStep([color({ brightness: 0.4, contrast: 0.4, saturation: 0.4, hue: 0.1, grayscale: 0.1 })]) },
     { name: 'erasing', ...fermixStep([erasing({ p: 0.5 })]) },
+    { name: 'randaugment', ...fermixStep([randaugment({ ops: 2, magnitude: 9 })]) },
     { name: 'mixaugment-cutmix', ...fermixStep([mixaugment({ mix: 'cutmix', alpha: 1 })]) },
   ];
   // The loop a tfjs user writes by hand: the same CCE, variableGrads, applyGradients, loss read back.
