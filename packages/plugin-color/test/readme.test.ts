@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@fermix/core';
 import { beforeAll, expect, it } from 'vitest';
 import { adjustContrast, adjustHue, applyColor, drawColor, parseColorOptions } from '../src/index.js';
-import { randomBatch, useCpu } from './helpers.js';
+import { randomBatch, useCpu } from '../../../test-support/plugin-helpers.js';
 
 beforeAll(useCpu);
 

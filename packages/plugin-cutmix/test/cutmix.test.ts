@@ -3,7 +3,7 @@ import { Rng } from '@fermix/core';
 import { sampleBeta } from '@fermix/plugin-mixup';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { areaLambda, boxMasks, cutmixBatch, drawMixCut, mixCutView, recordedValues, sampleBox, type Box } from '../src/index.js';
-import { expectRowsClose, mixRowsByHand, randomBatch, rows, useCpu } from './helpers.js';
+import { expectRowsClose, mixRowsByHand, randomBatch, rows, useCpu } from '../../../test-support/plugin-helpers.js';
 
 beforeAll(useCpu);
 

@@ -3,7 +3,7 @@ import { createTrainStep, OptionsError, PluginRegistry, resolvePlugins, Rng } fr
 import { mixup } from '@fermix/plugin-mixup';
 import { beforeAll, describe, expect, it } from 'vitest';
 import cutmixDefault, { cutmix, cutmixBatchDrawn, drawMixCut, mixupCutmix, parseCutmixOptions, parseMixupCutmixOptions } from '../src/index.js';
-import { context, expectRowsClose, mixRowsByHand, randomBatch, rows, tinyModel, useCpu } from './helpers.js';
+import { context, expectRowsClose, mixRowsByHand, randomBatch, rows, tinyModel, useCpu } from '../../../test-support/plugin-helpers.js';
 
 beforeAll(useCpu);
 

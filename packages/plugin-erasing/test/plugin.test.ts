@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createTrainStep, OptionsError, PluginRegistry, resolvePlugins, Rng } from '@fermix/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import erasingDefault, { applyErasing, drawErasing, eraseBatch, erasing, parseErasingOptions, sampleEraseBox } from '../src/index.js';
-import { context, randomBatch, rows, tinyModel, useCpu } from './helpers.js';
+import { context, randomBatch, rows, tinyModel, useCpu } from '../../../test-support/plugin-helpers.js';
 
 beforeAll(useCpu);
 

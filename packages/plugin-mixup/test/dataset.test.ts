@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { OptionsError } from '@fermix/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mixupDataset } from '../src/index.js';
-import { expectRowsClose, mixRowsByHand, randomBatch, rows, useCpu } from './helpers.js';
+import { expectRowsClose, mixRowsByHand, randomBatch, rows, useCpu } from '../../../test-support/plugin-helpers.js';
 
 beforeAll(useCpu);
 

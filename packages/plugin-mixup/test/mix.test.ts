@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { mixBatch, mixTensor } from '../src/index.js';
-import { expectRowsClose, useCpu } from './helpers.js';
+import { expectRowsClose, useCpu } from '../../../test-support/plugin-helpers.js';
 
 beforeAll(useCpu);
 

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createTrainStep, OptionsError, Rng, silentLogger, type Batch, type PluginContext } from '@fermix/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import mixupDefault, { mixup, mixupBatch, parseMixupOptions, sampleBeta } from '../src/index.js';
-import { expectRowsClose, mixRowsByHand, randomBatch, rows, tinyModel, useCpu } from './helpers.js';
+import { expectRowsClose, mixRowsByHand, randomBatch, rows, tinyModel, useCpu } from '../../../test-support/plugin-helpers.js';
 
 beforeAll(useCpu);
 

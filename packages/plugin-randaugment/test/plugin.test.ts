@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createTrainStep, OptionsError, PluginRegistry, resolvePlugins, Rng } from '@fermix/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import randaugmentDefault, { DEFAULT_MAGNITUDE, DEFAULT_OPS, applyOps, applyRandAugment, augmentationSpace, drawRandAugment, fromUint8Scale, OP_NAMES, parseRandAugmentOptions, randaugment, toUint8Scale } from '../src/index.js';
-import { context, randomBatch, rows, tinyModel, useCpu } from './helpers.js';
+import { context, randomBatch, rows, tinyModel, useCpu } from '../../../test-support/plugin-helpers.js';
 
 beforeAll(useCpu);
 

@@ -1,3 +1,4 @@
+/** Test helpers shared by the plugin packages' tests (mixup, cutmix, crop, color, erasing, randaugment). */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as tfl from '@tensorflow/tfjs-layers';
