@@ -404,17 +404,23 @@ export async function runBench(options: BenchCommandOptions = {}, progress: Prog
     progress(`one training ${parallelTraining.single.imagesPerSecond.toFixed(1)} images/s; two side by side ${parallelTraining.pair.totalImagesPerSecond.toFixed(1)} images/s together (${parallelTraining.throughputRatio.toFixed(2)}x), ${parallelTraining.coresBusy.toFixed(2)} cores busy`);
   }
 
-  // All threads against one, each side its own process (the thread count is fixed per process).
-  let threadScaling: ThreadScalingFigure | null = null;
-  if (options.scaling !== false && ratioBackend === 'wasm') {
-    progress('the step on all threads against one thread (two step-server processes, interleaved)...');
-    const scalingModels = plan.models
+  // The models the step-server comparisons (threads, accelerator) time, in fermix processes of their own.
+  const stepServers = {
+    command: options.command ?? selfCommand().slice(0, -1),
+    threads,
+    batch: plan.batch,
+    models: plan.models
       .filter((m) => m === 'small-cnn' || m === 'resnet18')
       .map((model) => {
         const spec = modelSpec(model, plan, 'wasm');
         return { model, size: spec.size, warmup: Math.max(1, spec.warmup), rounds: spec.steps };
-      });
-    threadScaling = await measureThreadScaling({ command: options.command ?? selfCommand().slice(0, -1), threads, batch: plan.batch, models: scalingModels, progress });
+      }),
+  };
+  // All threads against one, each side its own process (the thread count is fixed per process).
+  let threadScaling: ThreadScalingFigure | null = null;
+  if (options.scaling !== false && ratioBackend === 'wasm') {
+    progress('the step on all threads against one thread (two step-server processes, interleaved)...');
+    threadScaling = await measureThreadScaling({ ...stepServers, progress });
     for (const r of threadScaling.rows) progress(`${r.model}: 1 thread ${r.oneThreadMs.toFixed(0)} ms, ${r.threads} threads ${r.allThreadsMs.toFixed(0)} ms (${r.speedup.toFixed(2)}x, ${r.cpuOverWall.toFixed(2)} cores busy)`);
   }
 
@@ -425,13 +431,7 @@ export async function runBench(options: BenchCommandOptions = {}, progress: Prog
   else if (!findPackageEntry(ACCELERATOR_PACKAGE, process.cwd())) acceleratorSkipped = `${ACCELERATOR_PACKAGE} is not installed here`;
   else {
     progress('the step with the onnxruntime accelerator against wasm alone (two step-server processes, interleaved)...');
-    const models = plan.models
-      .filter((m) => m === 'small-cnn' || m === 'resnet18')
-      .map((model) => {
-        const spec = modelSpec(model, plan, 'wasm');
-        return { model, size: spec.size, warmup: Math.max(1, spec.warmup), rounds: spec.steps };
-      });
-    accelerator = await measureAccelerator({ command: options.command ?? selfCommand().slice(0, -1), threads, batch: plan.batch, models, progress });
+    accelerator = await measureAccelerator({ ...stepServers, progress });
     for (const r of accelerator.rows) progress(`${r.model}: wasm ${r.baseMs.toFixed(0)} ms, with onnxruntime ${r.testMs.toFixed(0)} ms (${r.speedup.toFixed(2)}x)`);
   }
 
