@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { runThreadsEnv } from '../sweep/runner.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -55,9 +56,10 @@ function config(o: Required<Omit<ParallelTrainingOptions, 'trainCommand'>>): str
   ].join('\n');
 }
 
-function train(command: string[], configFile: string, out: string): Promise<RunFigures> {
+/** `parallel`: how many trainings run at once; each gets the share of the cores `fermix sweep` would give it. */
+function train(command: string[], configFile: string, out: string, parallel: number): Promise<RunFigures> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command[0], [...command.slice(1), '-c', configFile, '--out', out], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CI: 'true' } });
+    const child = spawn(command[0], [...command.slice(1), '-c', configFile, '--out', out], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...runThreadsEnv(parallel, process.env), CI: 'true' } });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     child.once('error', reject);
@@ -78,11 +80,11 @@ export async function measureParallelTraining(options: ParallelTrainingOptions):
     const file = path.join(dir, 'train.yaml');
     writeFileSync(file, config(o));
     // One alone before and after the pair, averaged: a load that comes and goes skews both sides alike.
-    const before = await train(options.trainCommand, file, path.join(dir, 'single-1'));
+    const before = await train(options.trainCommand, file, path.join(dir, 'single-1'), 1);
     const t0 = performance.now();
-    const [a, b] = await Promise.all([train(options.trainCommand, file, path.join(dir, 'a')), train(options.trainCommand, file, path.join(dir, 'b'))]);
+    const [a, b] = await Promise.all([train(options.trainCommand, file, path.join(dir, 'a'), 2), train(options.trainCommand, file, path.join(dir, 'b'), 2)]);
     const wall = (performance.now() - t0) / 1000;
-    const after = await train(options.trainCommand, file, path.join(dir, 'single-2'));
+    const after = await train(options.trainCommand, file, path.join(dir, 'single-2'), 1);
     const single = {
       imagesPerSecond: (before.imagesPerSecond + after.imagesPerSecond) / 2,
       cpuSeconds: before.cpuSeconds + after.cpuSeconds,
