@@ -151,15 +151,13 @@ export async function initWasmBackend(options: WasmBackendOptions = {}): Promise
   registerWasmTrainingKernels();
   registerFastGradients();
   const requested = options.threads ?? 'auto';
-  if (current) {
-    if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend failed to initialize (tf.setBackend("wasm") returned false)');
-    return current;
-  }
+  const alreadyRunning = current != null || (tf.engine().registry as Record<string, unknown>).wasm != null;
+  if (alreadyRunning && !(await tf.setBackend('wasm'))) throw new Error('wasm backend failed to initialize (tf.setBackend("wasm") returned false)');
+  if (current) return current;
   const cores = availableCores();
   const simd = () => tf.env().getAsync('WASM_HAS_SIMD_SUPPORT').then(Boolean);
-  if ((tf.engine().registry as Record<string, unknown>).wasm) {
+  if (alreadyRunning) {
     // Started before fermix was asked (tf.setBackend('wasm') by the host program): keep it as it is.
-    if (!(await tf.setBackend('wasm'))) throw new Error('wasm backend failed to initialize (tf.setBackend("wasm") returned false)');
     const threads = Math.max(1, pkg.getThreadsCount());
     current = { threads, requested, reason: 'the wasm backend was already running in this process', cores, simd: await simd() };
     return current;
@@ -193,7 +191,6 @@ export async function initWasmBackend(options: WasmBackendOptions = {}): Promise
     }
     actual = 1;
   }
-  if (tf.getBackend() !== 'wasm') throw new Error('wasm backend failed to initialize');
   current = { threads: actual, requested, reason, cores, simd: await simd(), ...(fallback ? { fallback } : {}) };
   return current;
 }
