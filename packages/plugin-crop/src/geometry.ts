@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { bilinearSample, type Fill } from './sample.js';
+import { affineSample, type Fill } from './sample.js';
 
 /** A crop of `height` x `width` pixels whose top-left pixel is (top, left), torchvision's (i, j, h, w). */
 export interface CropBox {
@@ -35,24 +35,32 @@ function checkBoxes(boxes: readonly CropBox[], h: number, w: number): void {
  * resize with `interpolate(mode='bilinear', align_corners=False, antialias=False)`. The source row of
  * output row r is top + clamp((r + 0.5) h / oh - 0.5, 0, h - 1): torch clamps below at 0 and reads
  * the crop's last row past its end, so nothing outside the crop is ever read. Columns likewise.
+ *
+ * Bilinear resizing is separable: out = Ry X Rx^T per sample and channel, where row r of Ry holds the
+ * weights max(0, 1 - |src(r) - k|) of input rows k (two non-zero, the bilinear pair). Two batched
+ * matrix products then do the whole batch, with no gather.
  */
 export function resizedCrop(x: tf.Tensor4D, boxes: readonly CropBox[], size?: [number, number]): tf.Tensor4D {
-  const [n, h, w] = x.shape;
+  const [n, h, w, c] = x.shape;
   if (boxes.length !== n) throw new Error(`crop: ${boxes.length} boxes for a batch of ${n}`);
   checkBoxes(boxes, h, w);
   const [oh, ow] = size ?? [h, w];
   return tf.tidy(() => {
-    const axis = (start: number[], length: number[], out: number, shape: [number, number, number]) => {
+    // [n, out, inSize]: the interpolation weights of each output line over the input lines.
+    const weights = (start: number[], length: number[], out: number, inSize: number) => {
       const len = column(length, n);
-      const scale = tf.div(len, out);
-      const at = tf.reshape(tf.range(0, out, 1, 'float32'), shape);
-      const src = tf.sub(tf.mul(tf.add(at, 0.5), scale), 0.5);
-      return tf.add(column(start, n), tf.minimum(tf.maximum(src, 0), tf.sub(len, 1)));
+      const at = tf.reshape(tf.range(0, out, 1, 'float32'), [1, out, 1]);
+      const src = tf.sub(tf.mul(tf.add(at, 0.5), tf.div(len, out)), 0.5);
+      const clamped = tf.add(column(start, n), tf.minimum(tf.maximum(src, 0), tf.sub(len, 1)));
+      const lines = tf.reshape(tf.range(0, inSize, 1, 'float32'), [1, 1, inSize]);
+      return tf.relu(tf.sub(1, tf.abs(tf.sub(clamped, lines)))) as tf.Tensor3D;
     };
-    const ys = axis(boxes.map((b) => b.top), boxes.map((b) => b.height), oh, [1, oh, 1]);
-    const xs = axis(boxes.map((b) => b.left), boxes.map((b) => b.width), ow, [1, 1, ow]);
-    const zeros = tf.zeros([n, oh, ow]);
-    return bilinearSample(x, tf.add(ys, zeros) as tf.Tensor3D, tf.add(xs, zeros) as tf.Tensor3D);
+    const ry = weights(boxes.map((b) => b.top), boxes.map((b) => b.height), oh, h);
+    const rx = weights(boxes.map((b) => b.left), boxes.map((b) => b.width), ow, w);
+    const rows = tf.reshape(tf.matMul(ry, tf.reshape(x, [n, h, w * c])), [n, oh, w, c]);
+    const byColumn = tf.reshape(tf.transpose(rows, [0, 2, 1, 3]), [n, w, oh * c]);
+    const out = tf.reshape(tf.matMul(rx, byColumn), [n, ow, oh, c]);
+    return tf.transpose(out, [0, 2, 1, 3]) as tf.Tensor4D;
   });
 }
 
@@ -69,12 +77,11 @@ export function paddedCrop(x: tf.Tensor4D, offsets: readonly { top: number; left
       throw new Error(`crop: offset ${i} ${JSON.stringify(o)} is not in [0, ${2 * padding}]`);
     }
   });
-  return tf.tidy(() => {
-    const ys = tf.add(column(offsets.map((o) => o.top - padding), n), tf.reshape(tf.range(0, h, 1, 'float32'), [1, h, 1]));
-    const xs = tf.add(column(offsets.map((o) => o.left - padding), n), tf.reshape(tf.range(0, w, 1, 'float32'), [1, 1, w]));
-    const zeros = tf.zeros([n, h, w]);
-    return bilinearSample(x, tf.add(ys, zeros) as tf.Tensor3D, tf.add(xs, zeros) as tf.Tensor3D, fill);
-  });
+  return affineSample(
+    x,
+    offsets.map((o) => [1, 0, o.left - padding, 0, 1, o.top - padding]),
+    fill,
+  );
 }
 
 /**
@@ -111,10 +118,17 @@ export function inverseAffineMatrix(p: AffineParams, center: readonly [number, n
 export function affine(x: tf.Tensor4D, params: readonly AffineParams[], fill: Fill = 0): tf.Tensor4D {
   const [n] = x.shape;
   if (params.length !== n) throw new Error(`crop: ${params.length} affine parameter sets for a batch of ${n}`);
-  return tf.tidy(() => {
-    const { ys, xs } = affineGrid(x.shape, params.map((p) => inverseAffineMatrix(p)));
-    return bilinearSample(x, ys, xs, fill);
-  });
+  const cx = (x.shape[2] - 1) / 2;
+  const cy = (x.shape[1] - 1) / 2;
+  // The inverse matrix measures both points from the centre; affineSample wants pixel indices.
+  return affineSample(
+    x,
+    params.map((p) => {
+      const [a, b, c, d, e, f] = inverseAffineMatrix(p);
+      return [a, b, c + cx - a * cx - b * cy, d, e, f + cy - d * cx - e * cy];
+    }),
+    fill,
+  );
 }
 
 /**

@@ -1,4 +1,4 @@
-export { bilinearSample, type Fill } from './sample.js';
+export { affineSample, bilinearSample, type Fill } from './sample.js';
 export { affine, affineGrid, inverseAffineMatrix, paddedCrop, resizedCrop, IDENTITY_AFFINE, type AffineParams, type CropBox } from './geometry.js';
 export { roundHalfEven, sampleAffine, samplePaddedCrop, sampleResizedCrop, type AffineRanges, type CropRng } from './params.js';
 export {

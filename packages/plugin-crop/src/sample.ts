@@ -62,3 +62,31 @@ export function bilinearSample(x: tf.Tensor4D, ys: tf.Tensor3D, xs: tf.Tensor3D,
     return tf.add(tf.mul(sum, mask), tf.mul(tf.sub(1, mask), value)) as tf.Tensor4D;
   });
 }
+
+/**
+ * Bilinear sampling along per-sample affine maps in pixel-index coordinates: output pixel (row r,
+ * column c) of sample b reads the input at x = m[0] c + m[1] r + m[2], y = m[3] c + m[4] r + m[5],
+ * with `matrices[b] = m`. The same result as `bilinearSample` at those points, torchvision's border
+ * rule included, and several times faster where the backend has a native `Transform` kernel
+ * (`tf.image.transform`: tfjs-backend-wasm, tfjs-node): the image and a mask of ones are sampled
+ * with 0 outside, and combined as S * m + (1 - m) * fill. The cpu backend's `Transform` samples only
+ * the first image of a batch (tfjs 4.22), so there the points go through `bilinearSample`.
+ */
+export function affineSample(x: tf.Tensor4D, matrices: readonly (readonly number[])[], fill: Fill = 0): tf.Tensor4D {
+  const [b, h, w, c] = x.shape;
+  if (matrices.length !== b || matrices.some((m) => m.length !== 6)) throw new Error(`affineSample: expected ${b} matrices of 6 numbers, got ${JSON.stringify(matrices)}`);
+  return tf.tidy(() => {
+    if (tf.getBackend() === 'cpu') {
+      const column = (k: number) => tf.tensor3d(Float32Array.from(matrices, (m) => m[k]), [b, 1, 1]);
+      const cols = tf.reshape(tf.range(0, w, 1, 'float32'), [1, 1, w]);
+      const rows = tf.reshape(tf.range(0, h, 1, 'float32'), [1, h, 1]);
+      const xs = tf.add(tf.add(tf.mul(column(0), cols), tf.mul(column(1), rows)), column(2)) as tf.Tensor3D;
+      const ys = tf.add(tf.add(tf.mul(column(3), cols), tf.mul(column(4), rows)), column(5)) as tf.Tensor3D;
+      return bilinearSample(x, ys, xs, fill);
+    }
+    const transforms = tf.tensor2d(Float32Array.from(matrices.flatMap((m) => [...m, 0, 0])), [b, 8]);
+    const sampled = tf.image.transform(x, transforms, 'bilinear', 'constant', 0);
+    const mask = tf.image.transform(tf.ones([b, h, w, 1]), transforms, 'bilinear', 'constant', 0);
+    return tf.add(tf.mul(sampled, mask), tf.mul(tf.sub(1, mask), fillTensor(fill, c))) as tf.Tensor4D;
+  });
+}
