@@ -65,8 +65,8 @@ export function createProgram(run: (code: Promise<number>) => void): Command {
   program
     .command('bench')
     .description('measure training speed on this machine: step times per backend and backbone, step/forward, backward kernels vs matmul, augmentation and framework overhead, data wait, memory growth, cores; tables on stdout, optional JSON')
-    .option('--quick', 'small CNN and ResNet18 (64x64) on the fastest backend, few steps: under 3 minutes on 2 cores')
-    .option('--json <file>', 'also write the report as JSON (stable keys, schema fermix-bench/1)')
+    .option('--quick', 'small CNN and ResNet18 (64x64) on the fastest backend, few steps: about 4 minutes on 2 cores')
+    .option('--json <file>', 'also write the report as JSON (stable keys, schema fermix-bench/2)')
     .option('--backends <list>', 'comma-separated tensorflow,wasm,cpu (default: all that load; no cpu with --quick)')
     .option('--models <list>', 'comma-separated backbones (default small-cnn,resnet18,resnet50; no resnet50 with --quick)')
     .option('--steps <n>', 'timed repetitions of every loop (default: per mode, see docs/bench.md)')

@@ -48,7 +48,7 @@ import { measureAccelerator, measureThreadScaling, type AcceleratorFigure, type 
 import { parseThreadsFlag } from '../setup.js';
 
 export interface BenchCommandOptions {
-  /** Fewer steps, smaller ResNet18 input, no ResNet50 and no cpu backend: under 3 minutes on 2 idle cores. */
+  /** Fewer steps, smaller ResNet18 input, no ResNet50 and no cpu backend: about 4 minutes on 2 idle cores. */
   quick?: boolean;
   /** Also write the report as JSON to this file. */
   json?: string;
