@@ -5,7 +5,7 @@
  * before any data loads; `resolvePretrainedWeights` turns the setting into a file to load.
  */
 import * as fs from 'node:fs';
-import { fetchWeightsFile, imagenetWeightsFile, type DownloadProgress } from '@fermix/weights';
+import { fetchWeightsFile, IMAGENET_BACKBONES, imagenetWeightsFile, type DownloadProgress } from '@fermix/weights';
 import { ConfigError } from './config/errors.js';
 import { locateInConfig } from './config/load.js';
 import type { FermixConfig } from './config/schema.js';
@@ -24,11 +24,13 @@ export function checkWeightsSetting(config: WeightsConfig): void {
   if (!weights) return;
   const p = ['model', 'weights'];
   let expected: string | undefined;
-  if (weights === IMAGENET) {
+  if (weights === IMAGENET && !IMAGENET_BACKBONES.includes(config.model.backbone)) {
+    expected = `a weights file: keras.applications publishes ImageNet weights for ${IMAGENET_BACKBONES.join(', ')}, not for backbone '${config.model.backbone}'`;
+  } else if (weights === IMAGENET) {
     try {
       imagenetFileOf(config);
     } catch (err) {
-      expected = (err as Error).message.replace(/^weights: imagenet: /, '');
+      expected = `a weights file, or a backbone Keras has ImageNet weights for (${(err as Error).message.replace(/^weights: imagenet: /, '')})`;
     }
   } else if (!fs.existsSync(weights)) {
     expected = 'imagenet, or an existing Keras .h5 file, tfjs model.json (or its folder) or fermix checkpoint folder (runs/<run>/checkpoints/best); nothing is at that path';

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { readSweepFile } from '../sweep/spec.js';
 import { runSweep } from '../sweep/runner.js';
@@ -26,6 +27,13 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
     for (const run of sweep.runs) process.stdout.write(`  ${run.name}\n`);
     return 0;
   }
+  const missing = missingWeights(sweep.runs.map((r) => r.config));
+  if (missing.length > 0) {
+    throw new UsageError(
+      `the runs of this sweep start from model.weights ${missing.join(', ')}, which does not exist yet: train the run it comes from first ` +
+        `(a fine-tuning chain: fermix train -c <stage 1 config> --out <its folder>), then start the sweep again (nothing was started)`,
+    );
+  }
   const { logger } = createReporter();
   const signals = listenForStop(logger, 'stopping the sweep: each run stops after its current step and keeps its last checkpoint; start the same command again to resume');
   try {
@@ -50,4 +58,10 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
   } finally {
     signals.release();
   }
+}
+
+/** The `model.weights` paths of run configs (absolute in a sweep) that do not exist: a chain's earlier stage not trained yet. */
+export function missingWeights(configs: Record<string, unknown>[]): string[] {
+  const paths = configs.map((c) => (c.model as { weights?: unknown } | undefined)?.weights).filter((w): w is string => typeof w === 'string' && w !== 'imagenet');
+  return [...new Set(paths)].filter((w) => !existsSync(w));
 }
