@@ -49,7 +49,7 @@ function chunkedAttribute(group: Hdf5Group, name: string): string[] | undefined 
   return out;
 }
 
-const FLOAT = /^[<>|=]?f[248]$/;
+const FLOAT = /^[<>|=]?f[48]$/;
 const INT = /^[<>|=]?[iu][1248]$/;
 
 function readDataset(file: string, group: Hdf5Group, path: string, label: string): Omit<KerasWeight, 'name'> {
