@@ -87,6 +87,18 @@ export function hdf5Call<T>(file: string, what: string, fn: () => T): T {
   }
 }
 
+/** The group or dataset at `path` under `group`, or null when there is none (jsfive throws "<name> not found in group"). */
+export function getNode(file: string, group: jsfive.Group, path: string, what: string): jsfive.Group | jsfive.Dataset | null {
+  try {
+    return group.get(path);
+  } catch (err) {
+    if (typeof err === 'string' && /not found in group$/.test(err)) return null;
+    return hdf5Call(file, what, () => {
+      throw err;
+    });
+  }
+}
+
 export const isGroup = (node: unknown): node is jsfive.Group => node instanceof jsfive.Group;
 export const isDataset = (node: unknown): node is jsfive.Dataset => node instanceof jsfive.Dataset;
 

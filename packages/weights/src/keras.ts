@@ -12,7 +12,7 @@
  *   layer's own order, and the layer's name in the `vars` group's attribute `name`. Weights have no
  *   names there: they are matched by position.
  */
-import { hdf5Call, isDataset, isGroup, openHdf5, stringList, WeightsFileError, type Hdf5Group } from './hdf5.js';
+import { getNode, hdf5Call, isDataset, isGroup, openHdf5, stringList, WeightsFileError, type Hdf5Group } from './hdf5.js';
 
 export interface KerasWeight {
   /** Its own name (`kernel`, `moving_mean`), or its position (`0`, `1`) in a Keras 3 file. */
@@ -53,7 +53,7 @@ const FLOAT = /^[<>|=]?f[48]$/;
 const INT = /^[<>|=]?[iu][1248]$/;
 
 function readDataset(file: string, group: Hdf5Group, path: string, label: string): Omit<KerasWeight, 'name'> {
-  const node = hdf5Call(file, label, () => group.get(path));
+  const node = getNode(file, group, path, label);
   if (!isDataset(node)) throw new WeightsFileError(file, `${label}: no dataset at ${path}`);
   const dtype = hdf5Call(file, `${label} (type)`, () => node.dtype);
   const shape = hdf5Call(file, `${label} (shape)`, () => node.shape ?? []);
@@ -77,9 +77,9 @@ function ownWeightName(layer: string, weightName: string): string {
 function readKeras2(file: string, root: Hdf5Group, layerNames: string[], kerasVersion: string | undefined): KerasWeightsFile {
   const layers: KerasLayer[] = [];
   for (const layer of layerNames) {
-    const group = hdf5Call(file, `layer '${layer}'`, () => root.get(layer));
+    const group = getNode(file, root, layer, `layer '${layer}'`);
     if (!isGroup(group)) throw new WeightsFileError(file, `layer '${layer}' is listed in layer_names but has no group (not a Keras 2 weights file, or damaged)`);
-    const weightNames = chunkedAttribute(group, 'weight_names') ?? [];
+    const weightNames = hdf5Call(file, `layer '${layer}', its weight_names`, () => chunkedAttribute(group, 'weight_names')) ?? [];
     if (weightNames.length === 0) continue;
     layers.push({
       name: layer,
@@ -93,12 +93,12 @@ function readKeras3(file: string, root: Hdf5Group): KerasWeightsFile {
   const layersGroup = root.get('layers') as Hdf5Group;
   const layers: KerasLayer[] = [];
   for (const key of layersGroup.keys) {
-    const vars = hdf5Call(file, `layers/${key}`, () => layersGroup.get(`${key}/vars`));
+    const vars = getNode(file, layersGroup, `${key}/vars`, `layers/${key}`);
     if (!isGroup(vars)) continue; // a layer whose own state lives only in nested layers
     const indices = vars.keys.filter((k) => /^\d+$/.test(k)).sort((a, b) => Number(a) - Number(b));
     if (indices.length === 0) continue;
     // The layer's name is stored since Keras 3.10; before, only the class-based path is known.
-    const name = stringList(vars.attrs.name)?.[0] ?? key;
+    const name = hdf5Call(file, `layers/${key}/vars, its name`, () => stringList(vars.attrs.name)?.[0]) ?? key;
     layers.push({
       name,
       weights: indices.map((i) => ({ name: i, ...readDataset(file, vars, i, `layer '${name}' (layers/${key}), variable ${i}`) })),
@@ -114,13 +114,15 @@ function readKeras3(file: string, root: Hdf5Group): KerasWeightsFile {
  */
 export function readKerasWeights(bytes: Uint8Array, file: string): KerasWeightsFile {
   const h5 = openHdf5(bytes, file);
-  const root = h5.keys.includes('model_weights') ? (h5.get('model_weights') as Hdf5Group) : h5;
-  const layerNames = chunkedAttribute(root, 'layer_names');
+  const wrapped = getNode(file, h5, 'model_weights', 'model_weights');
+  const root = isGroup(wrapped) ? wrapped : h5;
+  const layerNames = hdf5Call(file, 'the layer_names attribute', () => chunkedAttribute(root, 'layer_names'));
   if (layerNames) return readKeras2(file, root, layerNames, stringList(root.attrs.keras_version)?.[0]);
-  if (isGroup(hdf5Call(file, 'layers', () => (h5.keys.includes('layers') ? h5.get('layers') : null)))) return readKeras3(file, h5);
+  if (isGroup(getNode(file, h5, 'layers', 'layers'))) return readKeras3(file, h5);
+  const top = hdf5Call(file, 'the top-level groups', () => h5.keys);
   throw new WeightsFileError(
     file,
     `an HDF5 file, but not Keras weights: expected the Keras 2 layout (a layer_names attribute at the root or in model_weights) ` +
-      `or the Keras 3 .weights.h5 layout (a layers group); found top-level ${h5.keys.length ? h5.keys.join(', ') : 'nothing'}`,
+      `or the Keras 3 .weights.h5 layout (a layers group); found top-level ${top.length ? top.join(', ') : 'nothing'}`,
   );
 }
