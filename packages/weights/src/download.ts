@@ -88,7 +88,12 @@ async function lock(lockFile: string, logger: WeightsLogger): Promise<() => void
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    const holder = Number(fs.readFileSync(lockFile, { encoding: 'utf8', flag: 'r' }) || NaN);
+    let holder: number;
+    try {
+      holder = Number(fs.readFileSync(lockFile, 'utf8') || NaN);
+    } catch {
+      continue; // released in the meantime
+    }
     if (!Number.isInteger(holder) || !alive(holder)) {
       fs.rmSync(lockFile, { force: true }); // left by a process that died
       continue;
