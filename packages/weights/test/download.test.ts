@@ -15,6 +15,12 @@ const spec: WeightsFileSpec = { file: 'tiny_notop.h5', url: 'http://127.0.0.1:9/
 /** How the server answers the next request: the whole file, the file cut off halfway, other bytes, or no Range support. */
 type Mode = 'whole' | 'cut' | 'corrupt' | 'no-range';
 let mode: Mode = 'whole';
+const HALF = fixture.length >> 1;
+let dropConnection: (() => void) | null = null;
+/** onProgress for a 'cut' download: drops the connection once the half is in the .part file. */
+const cutWhenHalfIsIn = (p: DownloadProgress) => {
+  if (p.received >= HALF) dropConnection?.();
+};
 const requests: { url: string; range?: string }[] = [];
 let server: http.Server;
 let base: string;
@@ -22,6 +28,7 @@ let tmp: string;
 
 beforeAll(async () => {
   server = http.createServer((req, res) => {
+    res.setHeader('connection', 'close'); // a fresh connection per request: nothing depends on reuse
     requests.push({ url: req.url!, range: req.headers.range });
     if (req.url !== `/${spec.file}`) {
       res.writeHead(404).end();
@@ -41,8 +48,9 @@ beforeAll(async () => {
     }
     res.writeHead(200, { 'content-length': body.length });
     if (mode === 'cut') {
-      // Half the file, then the connection drops.
-      res.write(body.subarray(0, body.length >> 1), () => res.destroy());
+      // Half the file; the connection drops once the client has written that half (cutWhenHalfIsIn).
+      res.write(body.subarray(0, HALF));
+      dropConnection = () => res.destroy();
       return;
     }
     res.end(body);
@@ -92,17 +100,17 @@ describe('fetchWeightsFile from a local HTTP server', () => {
 
   it('keeps the bytes of a download cut in the middle, and the next run resumes it with a Range request', async () => {
     mode = 'cut';
-    const error = await fetchIt().catch((e: Error) => e);
+    const error = await fetchIt({ onProgress: cutWhenHalfIsIn }).catch((e: Error) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as Error).message).toMatch(/broke off at .* MB.*run again to resume it/);
     const part = path.join(cacheDir, `${spec.file}.part`);
-    expect(fs.statSync(part).size).toBe(fixture.length >> 1);
+    expect(fs.statSync(part).size).toBe(HALF);
     expect(fs.existsSync(path.join(cacheDir, spec.file))).toBe(false);
 
     mode = 'whole';
     const { lines, logger } = memoryLog();
     const file = await fetchIt({ logger });
-    expect(requests.at(-1)).toEqual({ url: `/${spec.file}`, range: `bytes=${fixture.length >> 1}-` });
+    expect(requests.at(-1)).toEqual({ url: `/${spec.file}`, range: `bytes=${HALF}-` });
     expect(lines).toContain(`weights: resuming ${spec.file} at 0.0 MB`);
     expect(fs.readFileSync(file).equals(fixture)).toBe(true);
     expect(fs.existsSync(part)).toBe(false);
@@ -110,10 +118,10 @@ describe('fetchWeightsFile from a local HTTP server', () => {
 
   it('starts over when the server ignores the Range request', async () => {
     mode = 'cut';
-    await expect(fetchIt()).rejects.toThrow(/broke off/);
+    await expect(fetchIt({ onProgress: cutWhenHalfIsIn })).rejects.toThrow(/broke off/);
     mode = 'no-range';
     const file = await fetchIt();
-    expect(requests.at(-1)!.range).toBe(`bytes=${fixture.length >> 1}-`);
+    expect(requests.at(-1)!.range).toBe(`bytes=${HALF}-`);
     expect(fs.readFileSync(file).equals(fixture)).toBe(true);
   });
 
@@ -125,6 +133,13 @@ describe('fetchWeightsFile from a local HTTP server', () => {
     mode = 'whole';
     expect(fs.readFileSync(await fetchIt()).equals(fixture)).toBe(true);
     expect(requests).toHaveLength(2);
+  });
+
+  it('lets a second caller wait for a download in progress instead of downloading it again', async () => {
+    const [a, b] = await Promise.all([fetchIt(), fetchIt()]);
+    expect(a).toBe(b);
+    expect(requests).toHaveLength(1);
+    expect(fs.readdirSync(cacheDir)).toEqual([spec.file]);
   });
 
   it(`takes the mirror from ${BASE_URL_ENV}`, async () => {

@@ -56,7 +56,8 @@ describe('readKerasWeights', () => {
 
   it('refuses a truncated file (even one cut after the bytes a reader would look at) and a file that is not HDF5', () => {
     const bytes = fs.readFileSync(path.join(fixtures, 'keras2.h5'));
-    for (const cut of [4, 30, 2000, bytes.length - 50, bytes.length - 1]) {
+    expect(() => readKerasWeights(bytes.subarray(0, 4), 'cut.h5')).toThrow(/^cut\.h5: not an HDF5 file/);
+    for (const cut of [30, 2000, bytes.length - 50, bytes.length - 1]) {
       expect(() => readKerasWeights(bytes.subarray(0, cut), 'cut.h5')).toThrow(/^cut\.h5: truncated: /);
     }
     expect(() => readKerasWeights(bytes.subarray(0, bytes.length - 1), 'cut.h5')).toThrow(`cut.h5: truncated: ${bytes.length - 1} bytes, its HDF5 header says ${bytes.length}`);
