@@ -21,7 +21,8 @@ export interface KerasLayerList {
   layers: { name: string; weights: Record<string, number[]> }[];
 }
 
-const LISTS: Record<string, KerasLayerList> = { resnet50, vgg16, densenet121, efficientnetb0, mobilenetv2 };
+// JSON imports type each layer's weights as a union of object shapes; they are maps of shapes.
+const LISTS = { resnet50, vgg16, densenet121, efficientnetb0, mobilenetv2 } as unknown as Record<string, KerasLayerList>;
 
 /** The committed layer list of a backbone's ImageNet file, or undefined for a backbone without one. */
 export function kerasLayerList(backbone: string): KerasLayerList | undefined {
