@@ -187,3 +187,36 @@ describe('model.weights in the config', () => {
     expect(check({ weights: fixture('keras2.h5') })).not.toThrow();
   });
 });
+
+describe('model.weights: imagenet', () => {
+  it("fetches the backbone's Keras file by name from model.weightsBaseUrl into $FERMIX_HOME/weights, then uses the cache", async () => {
+    const { createServer } = await import('node:http');
+    const { resolvePretrainedWeights } = await import('../src/pretrained.js');
+    const { validateConfig } = await import('../src/config/load.js');
+    const requested: string[] = [];
+    const body = fs.readFileSync(fixture('keras2.h5'));
+    const server = createServer((req, res) => {
+      requested.push(req.url!);
+      res.writeHead(200, { 'content-length': body.length, connection: 'close' }).end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const home = path.join(root, 'fermix-home');
+    const saved = process.env.FERMIX_HOME;
+    process.env.FERMIX_HOME = home;
+    try {
+      const base = `http://127.0.0.1:${(server.address() as { port: number }).port}/keras`;
+      // MobileNetV2: Keras publishes no hash, so any bytes stand in for its file here.
+      const config = validateConfig({ data: { format: 'synthetic', imageSize: 96 }, model: { backbone: 'mobilenetv2', options: { alpha: 0.35 }, weights: 'imagenet', weightsBaseUrl: base } }, { baseDir: root });
+      const logger = createMemoryLogger();
+      const name = 'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5';
+      expect(await resolvePretrainedWeights(config, { logger })).toBe(path.join(home, 'weights', name));
+      expect(await resolvePretrainedWeights(config, { logger })).toBe(path.join(home, 'weights', name));
+      expect(requested).toEqual([`/keras/${name}`]);
+      expect(logger.lines.map((l) => l.message)).toContain(`weights: using ${path.join(home, 'weights', name)} (cached, no download)`);
+    } finally {
+      if (saved === undefined) delete process.env.FERMIX_HOME;
+      else process.env.FERMIX_HOME = saved;
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
