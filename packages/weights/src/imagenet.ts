@@ -30,22 +30,14 @@ export interface ImagenetOptions {
 /** Python's `str(float(alpha))`: 1.0 -> "1.0", 0.35 -> "0.35". */
 const pythonFloat = (x: number) => (Number.isInteger(x) ? x.toFixed(1) : String(x));
 
+/** A file under Keras' usual base URL (`<folder>/<file>`), with its md5. */
+const keras = (folder: string, file: string, hash: string) => (): WeightsFileSpec => ({ file, url: `${KERAS_BASE}${folder}/${file}`, hash });
+
 const FILES: Record<string, (o: ImagenetOptions) => WeightsFileSpec> = {
-  resnet50: () => ({
-    file: 'resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5',
-    url: `${KERAS_BASE}resnet/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5`,
-    hash: '4d473c1dd8becc155b73f8504c6f6626',
-  }),
-  vgg16: () => ({
-    file: 'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5',
-    url: `${KERAS_BASE}vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5`,
-    hash: '6d6bbae143d832006294945121d1f1fc',
-  }),
-  densenet121: () => ({
-    file: 'densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5',
-    url: `${KERAS_BASE}densenet/densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5`,
-    hash: '30ee3e1110167f948a6b9946edeeb738',
-  }),
+  resnet50: keras('resnet', 'resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5', '4d473c1dd8becc155b73f8504c6f6626'),
+  vgg16: keras('vgg16', 'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5', '6d6bbae143d832006294945121d1f1fc'),
+  densenet121: keras('densenet', 'densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5', '30ee3e1110167f948a6b9946edeeb738'),
+  // EfficientNet's files sit elsewhere (efficientnet.py's BASE_WEIGHTS_PATH).
   efficientnetb0: () => ({
     file: 'efficientnetb0_notop.h5',
     url: 'https://storage.googleapis.com/keras-applications/efficientnetb0_notop.h5',
