@@ -67,6 +67,10 @@ function recordedEnd(bytes: Uint8Array, at: number, file: string): number {
 /** Opens an HDF5 file held in memory; throws a WeightsFileError for anything else or a truncated file. */
 export function openHdf5(bytes: Uint8Array, file: string): jsfive.File {
   const at = signatureOffset(bytes);
+  if (at < 0 && bytes[0] === 0x50 && bytes[1] === 0x4b) {
+    // A zip: Keras 3's .keras archive keeps its weights as model.weights.h5 inside.
+    throw new WeightsFileError(file, 'a zip archive, not an HDF5 file: for a Keras 3 .keras file, give the model.weights.h5 it contains (unzip it)');
+  }
   if (at < 0) throw new WeightsFileError(file, 'not an HDF5 file (no HDF5 signature): expected a Keras .h5 weights file');
   const end = recordedEnd(bytes, at, file);
   if (bytes.length < at + end) {

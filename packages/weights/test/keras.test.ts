@@ -62,6 +62,7 @@ describe('readKerasWeights', () => {
     }
     expect(() => readKerasWeights(bytes.subarray(0, bytes.length - 1), 'cut.h5')).toThrow(`cut.h5: truncated: ${bytes.length - 1} bytes, its HDF5 header says ${bytes.length}`);
     expect(() => readKerasWeights(new TextEncoder().encode('{"format": "layers-model"}'), 'model.h5')).toThrow(/^model\.h5: not an HDF5 file \(no HDF5 signature\)/);
+    expect(() => readKerasWeights(Uint8Array.from([0x50, 0x4b, 3, 4, 0, 0]), 'model.keras')).toThrow('model.keras: a zip archive, not an HDF5 file: for a Keras 3 .keras file, give the model.weights.h5 it contains (unzip it)');
   });
 
   it('turns damage inside a complete-sized file into an error naming the file', () => {
