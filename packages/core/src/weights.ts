@@ -173,7 +173,7 @@ async function openWeights(weightsPath: string): Promise<WeightsSource> {
   } finally {
     fs.closeSync(fd);
   }
-  if (/\.(h5|hdf5)$/i.test(target) || head.equals(HDF5_SIGNATURE)) return kerasSource(target);
+  if (/\.(h5|hdf5|keras)$/i.test(target) || head.equals(HDF5_SIGNATURE)) return kerasSource(target);
   throw new Error(
     `pretrained weights: ${target}: expected a file named ${MODEL_JSON} (as tensorflowjs_converter writes it) or its folder, or a Keras .h5 weights file`,
   );
