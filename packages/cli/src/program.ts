@@ -112,6 +112,8 @@ export function createProgram(run: (code: Promise<number>) => void): Command {
     .description('list the registered backbones with their parameter counts, with and without the classifier (7 classes)')
     .option('--size <pixels>', 'input size', '100')
     .option('--json', 'print JSON: [{ name, params, paramsNoTop }]')
+    .option('--weights <name>', 'with --check: imagenet, the keras.applications ImageNet files')
+    .option('--check', "with --weights imagenet: each Keras file's layers against fermix's model, both ways (offline; exit code 1 on a difference)")
     .action((opts) => run(backbonesCommand(opts)));
 
   return program;

@@ -1,4 +1,5 @@
 import type { Logger, ProgressEvent } from '@fermix/core';
+import type { DownloadProgress } from '@fermix/weights';
 import { createConsoleLogger } from '@fermix/core';
 
 function duration(seconds: number): string {
@@ -16,9 +17,19 @@ export function formatProgress(e: ProgressEvent, width = 20): string {
   return `epoch ${e.epoch + 1}/${e.epochs} [${bar}] ${e.step}/${e.steps} loss ${e.loss.toFixed(4)} ${e.imagesPerSecond.toFixed(0)} img/s ETA ${duration(e.etaSeconds)}`;
 }
 
+/** One line describing a download (weights: imagenet). */
+export function formatDownload(p: DownloadProgress, width = 20): string {
+  const mb = (n: number) => (n / 2 ** 20).toFixed(1);
+  if (!p.total) return `downloading ${p.file} ${mb(p.received)} MB`;
+  const filled = Math.round((p.received / p.total) * width);
+  return `downloading ${p.file} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${mb(p.received)}/${mb(p.total)} MB`;
+}
+
 export interface Reporter {
   logger: Logger;
   onProgress(event: ProgressEvent): void;
+  /** A download's progress: a bar on a terminal, nothing otherwise (the log says when it starts and ends). */
+  onDownload(progress: DownloadProgress): void;
   done(): void;
 }
 
@@ -38,6 +49,7 @@ export function createReporter(stream: NodeJS.WriteStream = process.stderr, opti
         if (quarter !== lastQuarter && quarter > 0 && quarter < 4) stream.write(`[fermix] ${formatProgress(e)}\n`);
         lastQuarter = e.step === e.steps ? -1 : quarter;
       },
+      onDownload() {},
       done() {},
     };
   }
@@ -58,6 +70,11 @@ export function createReporter(stream: NodeJS.WriteStream = process.stderr, opti
     onProgress(e) {
       clear();
       line = formatProgress(e);
+      redraw();
+    },
+    onDownload(p) {
+      clear();
+      line = p.total !== null && p.received >= p.total ? '' : formatDownload(p);
       redraw();
     },
     done() {

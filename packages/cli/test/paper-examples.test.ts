@@ -1,8 +1,10 @@
-import { readdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { validateConfig } from '@fermix/core';
+import { readConfigFile, validateConfig } from '@fermix/core';
+import { missingWeights, sweepCommand } from '../src/commands/sweep.js';
 import { readSweepFile } from '../src/sweep/spec.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -38,6 +40,40 @@ describe('examples/paper', () => {
       expect([...methods]).toEqual(['vanilla', 'mixup', 'mixaugment', 'mixaugment+flip']);
       expect(new Set(sweep.runs.map((r) => r.settings.seed))).toEqual(new Set([1, 2, 3]));
       expect(sweep.runs).toHaveLength(12);
+    }
+  });
+});
+
+describe('examples/chain', () => {
+  const chain = path.resolve(here, '../../../examples/chain');
+
+  it('stage 1 trains ResNet50 from ImageNet on AffectNet (8 classes); the sweep fine-tunes its best checkpoint on RAF-DB, and waits for stage 1', async () => {
+    const stage1 = validateConfig(readConfigFile(path.join(chain, 'affectnet-resnet50.yaml')).raw, { baseDir: chain });
+    expect([stage1.model.backbone, stage1.model.weights, stage1.data.format, stage1.data.affectnetClasses]).toEqual(['resnet50', 'imagenet', 'affectnet', 8]);
+    const sweep = readSweepFile(path.join(chain, 'rafdb-from-affectnet.sweep.yaml'));
+    expect(sweep.runs).toHaveLength(9);
+    const checkpoint = path.resolve(chain, '../../runs/chain/affectnet/checkpoints/best');
+    for (const run of sweep.runs) {
+      const config = validateConfig(run.config, { baseDir: chain });
+      expect([config.model.backbone, config.model.weights, config.data.format]).toEqual(['resnet50', checkpoint, 'rafdb']);
+    }
+    // The sweep cannot start before stage 1 has written that checkpoint.
+    expect(missingWeights(sweep.runs.map((r) => r.config))).toEqual([checkpoint]);
+    await expect(sweepCommand({ config: path.join(chain, 'rafdb-from-affectnet.sweep.yaml') })).rejects.toThrow(
+      new RegExp(`start from model\\.weights ${checkpoint.replace(/[.]/g, '\\.')}: it is not there yet, or the run that writes it has not finished .*nothing was started`),
+    );
+    expect(missingWeights([{ model: { weights: 'imagenet' } }, { model: { weights: chain } }, {}])).toEqual([]);
+    // Stage 1 has written checkpoints/best but is still running: not ready until its metrics.json.
+    const run = mkdtempSync(path.join(os.tmpdir(), 'fermix-chain-'));
+    try {
+      const best = path.join(run, 'checkpoints', 'best');
+      mkdirSync(best, { recursive: true });
+      writeFileSync(path.join(run, 'config.yaml'), 'seed: 1\n');
+      expect(missingWeights([{ model: { weights: best } }])).toEqual([best]);
+      writeFileSync(path.join(run, 'metrics.json'), '{}');
+      expect(missingWeights([{ model: { weights: best } }])).toEqual([]);
+    } finally {
+      rmSync(run, { recursive: true, force: true });
     }
   });
 });

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createReporter, formatProgress } from '../src/progress.js';
+import { createReporter, formatDownload, formatProgress } from '../src/progress.js';
 
 function sink(isTTY: boolean) {
   const chunks: string[] = [];
@@ -35,5 +35,21 @@ describe('progress', () => {
     for (let step = 1; step <= 44; step++) r.onProgress({ ...event, step });
     expect(out.text()).not.toContain('\x1b');
     expect(out.text().trim().split('\n')).toHaveLength(3);
+  });
+
+  it('draws a download bar on a terminal only, and clears it when the file is complete', () => {
+    const mb = 2 ** 20;
+    expect(formatDownload({ file: 'resnet50_notop.h5', received: 47 * mb, total: 94 * mb })).toBe('downloading resnet50_notop.h5 [##########----------] 47.0/94.0 MB');
+    expect(formatDownload({ file: 'x.h5', received: 3 * mb, total: null })).toBe('downloading x.h5 3.0 MB');
+    const tty = sink(true);
+    const r = createReporter(tty.stream, { tty: true });
+    r.onDownload({ file: 'x.h5', received: mb, total: 4 * mb });
+    expect(tty.text()).toContain('downloading x.h5 [#####---------------] 1.0/4.0 MB');
+    r.onDownload({ file: 'x.h5', received: 4 * mb, total: 4 * mb });
+    r.logger.info('after');
+    expect(tty.text().endsWith('[fermix] after\n')).toBe(true);
+    const plain = sink(false);
+    createReporter(plain.stream, { tty: false }).onDownload({ file: 'x.h5', received: mb, total: 4 * mb });
+    expect(plain.text()).toBe('');
   });
 });

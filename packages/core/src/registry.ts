@@ -6,6 +6,7 @@ import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
 import { ConfigError, OptionsError, type ConfigPath } from './config/errors.js';
 import { locateInConfig } from './config/load.js';
 import type { FermixConfig } from './config/schema.js';
+import { checkWeightsSetting } from './pretrained.js';
 import { SUPPORTED_PLUGIN_API_VERSIONS, type FermixPlugin, type ModelPlan, type PluginFactory } from './types.js';
 
 /** A backbone: builds the feature extractor for a plan (the core adds pooling and the head). */
@@ -75,8 +76,9 @@ export async function loadBackbonePackages(config: Pick<FermixConfig, 'backboneP
  * Checks the config's backbone name and `model.options` before anything starts; errors name the
  * YAML path (`model.options.widths`).
  */
-export function validateModelConfig(config: Pick<FermixConfig, 'model' | 'configFile'>, registry: BackboneRegistry): void {
+export function validateModelConfig(config: Pick<FermixConfig, 'model' | 'data' | 'configFile'>, registry: BackboneRegistry): void {
   const backbone = registry.get(config.model.backbone);
+  checkWeightsSetting(config);
   if (!backbone.parseOptions) return;
   try {
     backbone.parseOptions(config.model.options);

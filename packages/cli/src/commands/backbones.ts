@@ -1,5 +1,8 @@
+import * as fs from 'node:fs';
+import path from 'node:path';
 import { registerBackbones } from '@fermix/backbones';
-import { BackboneRegistry, basePlan, buildModel, selectBackend, silentLogger } from '@fermix/core';
+import { BackboneRegistry, basePlan, buildModel, compareWeightLayers, selectBackend, silentLogger } from '@fermix/core';
+import { IMAGENET_BACKBONES, imagenetWeightsFile, kerasLayerList, weightsCacheDir } from '@fermix/weights';
 import { UsageError } from './train.js';
 
 export interface BackbonesCommandOptions {
@@ -7,6 +10,9 @@ export interface BackbonesCommandOptions {
   size?: number | string;
   /** Print JSON instead of a table. */
   json?: boolean;
+  /** `imagenet`: with `check`, compare each backbone with the layers of its Keras ImageNet file. */
+  weights?: string;
+  check?: boolean;
 }
 
 export interface BackboneParams {
@@ -64,6 +70,10 @@ export function formatBackboneTable(rows: BackboneParams[], size: number): strin
  * and without the top, at that input size and 7 classes. JSON: [{ name, params, paramsNoTop }].
  */
 export async function backbonesCommand(options: BackbonesCommandOptions = {}, out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  if (options.weights !== undefined || options.check) {
+    if (options.weights !== 'imagenet' || !options.check) throw new UsageError('--weights imagenet and --check go together: fermix backbones --weights imagenet --check');
+    return imagenetCheckCommand({ json: options.json }, out);
+  }
   const size = parseSize(options.size);
   const rows = await countBackboneParams(size);
   if (options.json) {
@@ -73,4 +83,80 @@ export async function backbonesCommand(options: BackbonesCommandOptions = {}, ou
     out.write(formatBackboneTable(rows, size));
   }
   return 0;
+}
+
+/** What `--weights imagenet --check` finds for one backbone. */
+export interface ImagenetCheck {
+  backbone: string;
+  /** The Keras file the layer list describes. */
+  file: string;
+  /** Where the file is cached, or null when it is not downloaded yet. */
+  cached: string | null;
+  /** Layers of the Keras file that load into a fermix layer. */
+  loads: number;
+  layersInFile: number;
+  /** Layers the Keras file has and fermix's model lacks. */
+  onlyInFile: string[];
+  /** Layers with weights fermix's model has and the Keras file lacks (the head `predictions` is fermix's own). */
+  onlyInModel: string[];
+  /** Layers of both whose weights differ in names or shapes. */
+  mismatched: string[];
+}
+
+/** Builds each backbone with ImageNet weights and compares it with the committed layer list of its Keras file, offline. */
+export async function checkImagenetLayers(registry: BackboneRegistry = registerBackbones(new BackboneRegistry())): Promise<ImagenetCheck[]> {
+  await selectBackend('cpu', silentLogger);
+  return IMAGENET_BACKBONES.filter((name) => registry.has(name)).map((name) => {
+    const list = kerasLayerList(name)!;
+    const size = Math.max(32, registry.get(name).minInputSize);
+    const model = buildModel(basePlan({ backbone: name, imageSize: size, numClasses: CLASSES }), registry);
+    try {
+      const fileLayers = list.layers.map((l) => ({ name: l.name, weights: Object.entries(l.weights).map(([w, shape]) => ({ name: w, shape })) }));
+      const c = compareWeightLayers(model, fileLayers);
+      const cachedAt = path.join(weightsCacheDir(), imagenetWeightsFile(name).file);
+      return {
+        backbone: name,
+        file: list.file,
+        cached: fs.existsSync(cachedAt) ? cachedAt : null,
+        loads: c.matched.length,
+        layersInFile: list.layers.length,
+        onlyInFile: c.onlyInFile.map((l) => l.layer),
+        onlyInModel: c.onlyInModel,
+        mismatched: c.mismatched.map((m) => m.problem),
+      };
+    } finally {
+      model.dispose();
+    }
+  });
+}
+
+/** A check passes when every layer of the Keras file loads and fermix lacks nothing but its own head. */
+export const imagenetCheckPasses = (c: ImagenetCheck) => c.onlyInFile.length === 0 && c.mismatched.length === 0 && c.onlyInModel.every((l) => l === 'predictions');
+
+export function formatImagenetChecks(checks: ImagenetCheck[]): string {
+  const list = (xs: string[]) => (xs.length ? xs.join(', ') : 'none');
+  return (
+    checks
+      .map((c) =>
+        [
+          `${c.backbone}: ${c.file}${c.cached ? ` (cached: ${c.cached})` : ' (not downloaded)'}`,
+          `  ${c.loads} of the file's ${c.layersInFile} layers with weights load by name${imagenetCheckPasses(c) ? '' : '  <- MISMATCH'}`,
+          `  in the Keras file, not in fermix: ${list(c.onlyInFile)}`,
+          `  in fermix, not in the Keras file: ${list(c.onlyInModel.map((l) => (l === 'predictions' ? 'predictions (fermix\'s classifier head)' : l)))}`,
+          `  weights that differ: ${list(c.mismatched)}`,
+        ].join('\n'),
+      )
+      .join('\n') + '\n'
+  );
+}
+
+/**
+ * `fermix backbones --weights imagenet --check [--json]`: for every backbone with ImageNet
+ * weights, the layers of Keras' file (from the committed layer list, offline) against fermix's
+ * model, both ways. Exit code 1 when a layer of a file would not load.
+ */
+export async function imagenetCheckCommand(options: { json?: boolean } = {}, out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  const checks = await checkImagenetLayers();
+  out.write(options.json ? JSON.stringify(checks, null, 2) + '\n' : formatImagenetChecks(checks));
+  return checks.every(imagenetCheckPasses) ? 0 : 1;
 }

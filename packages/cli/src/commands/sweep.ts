@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { isRunDir } from '@fermix/core';
 import { readSweepFile } from '../sweep/spec.js';
 import { runSweep } from '../sweep/runner.js';
 import { createReporter } from '../progress.js';
@@ -26,6 +28,13 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
     for (const run of sweep.runs) process.stdout.write(`  ${run.name}\n`);
     return 0;
   }
+  const missing = missingWeights(sweep.runs.map((r) => r.config));
+  if (missing.length > 0) {
+    throw new UsageError(
+      `the runs of this sweep start from model.weights ${missing.join(', ')}: ${missing.length > 1 ? 'they are' : 'it is'} not there yet, or the run that writes it has not finished ` +
+        `(no metrics.json). Train that run first (a fine-tuning chain: fermix train -c <stage 1 config> --out <its folder>), then start the sweep again (nothing was started)`,
+    );
+  }
   const { logger } = createReporter();
   const signals = listenForStop(logger, 'stopping the sweep: each run stops after its current step and keeps its last checkpoint; start the same command again to resume');
   try {
@@ -50,4 +59,18 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
   } finally {
     signals.release();
   }
+}
+
+/**
+ * The `model.weights` paths of run configs (absolute in a sweep) that are not ready: absent, or the
+ * checkpoint folder (`<run>/checkpoints/<name>`) of a run that has not finished (no metrics.json):
+ * a chain's earlier stage not trained yet, whose `best` may still change.
+ */
+export function missingWeights(configs: Record<string, unknown>[]): string[] {
+  const paths = configs.map((c) => (c.model as { weights?: unknown } | undefined)?.weights).filter((w): w is string => typeof w === 'string' && w !== 'imagenet');
+  const unfinishedRun = (w: string) => {
+    const run = path.dirname(path.dirname(w));
+    return path.basename(path.dirname(w)) === 'checkpoints' && isRunDir(run) && !existsSync(path.join(run, 'metrics.json'));
+  };
+  return [...new Set(paths)].filter((w) => !existsSync(w) || unfinishedRun(w));
 }

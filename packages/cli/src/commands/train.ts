@@ -35,6 +35,7 @@ export async function trainCommand(options: TrainCommandOptions): Promise<number
       runDir,
       resume: options.resume,
       onProgress: (e) => reporter.onProgress(e),
+      onDownloadProgress: (p) => reporter.onDownload(p),
       shouldStop: () => signals.stopping,
     });
     const { metrics } = await trainer.run();

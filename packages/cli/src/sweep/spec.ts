@@ -200,7 +200,7 @@ function runConfig(spec: SweepFile, base: Record<string, unknown>, baseDir: stri
   const data = config.data as Record<string, unknown> | undefined;
   if (data && typeof data.root === 'string' && !path.isAbsolute(data.root)) data.root = path.resolve(baseDir, data.root);
   const model = config.model as Record<string, unknown> | undefined;
-  if (model && typeof model.weights === 'string' && !path.isAbsolute(model.weights)) model.weights = path.resolve(baseDir, model.weights);
+  if (model && typeof model.weights === 'string' && model.weights !== 'imagenet' && !path.isAbsolute(model.weights)) model.weights = path.resolve(baseDir, model.weights);
   for (const [key, value] of Object.entries(spec.set)) setPath(config, key, value);
   for (const [key, value] of Object.entries(settings)) {
     if (key === 'method' || key === 'alpha' || key === 'dropout') continue;

@@ -84,7 +84,8 @@ export function validateConfig(
   } else if (config.data.root) {
     config.data.root = path.resolve(options.baseDir, config.data.root);
   }
-  if (config.model.weights) config.model.weights = path.resolve(options.baseDir, config.model.weights);
+  // `imagenet` names a download, anything else a path.
+  if (config.model.weights && config.model.weights !== 'imagenet') config.model.weights = path.resolve(options.baseDir, config.model.weights);
   if (config.data.trainSplit === config.data.testSplit) {
     issues.push({ path: ['data', 'testSplit'], expected: `a split other than the training split "${config.data.trainSplit}"`, found: config.data.testSplit });
   }

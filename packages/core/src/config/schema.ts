@@ -213,8 +213,15 @@ export const configSchema = z.strictObject({
     .strictObject({
       backbone: z.string().min(1).default('small-cnn'),
       options: z.record(z.string(), z.unknown()).default({}),
-      /** Pretrained weights: a tfjs layers model.json (or its folder), loaded by layer name. */
+      /**
+       * Pretrained weights, loaded by layer name: `imagenet` (keras.applications' ImageNet file for
+       * the backbone, downloaded once into ~/.cache/fermix/weights), a Keras .h5 file (Keras 2 or
+       * Keras 3 .weights.h5), a tfjs model.json or its folder, or another run's checkpoint folder
+       * (runs/x/checkpoints/best; a head of another class count is skipped).
+       */
       weights: z.string().min(1).optional(),
+      /** A mirror of the ImageNet files, `<url>/<file name>` (default: $FERMIX_WEIGHTS_BASE_URL, else Keras' URLs). */
+      weightsBaseUrl: z.string().url().optional(),
       /** Layers not to take from `weights`, e.g. [predictions] when the class count differs. */
       weightsExclude: z.array(z.string().min(1)).default([]),
       /** Train only the classifier for the first N epochs, then everything. */

@@ -2,6 +2,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Container } from 'inversify';
+import type { DownloadProgress } from '@fermix/weights';
 import type { BackendChoice } from '../backend/select.js';
 import type { CheckpointState, CheckpointStore } from '../checkpoint.js';
 import { ConfigError } from '../config/errors.js';
@@ -15,6 +16,7 @@ import type { Logger } from '../logger.js';
 import { MONITORABLE, type ClassificationMetrics, type MonitorName } from '../metrics.js';
 import { buildModelForConfig, initializeKernels } from '../model.js';
 import { loadPretrainedWeights } from '../weights.js';
+import { resolvePretrainedWeights } from '../pretrained.js';
 import { balancedClassWeights, balancedOrder, classCounts } from '../data/balance.js';
 import { validateModelConfig, type BackboneRegistry } from '../registry.js';
 import { Rng } from '../rng.js';
@@ -49,6 +51,8 @@ export interface TrainerOptions {
   /** Continue from the run folder's last checkpoint. */
   resume?: boolean;
   onProgress?: (event: ProgressEvent) => void;
+  /** Progress of the download of `model.weights: imagenet` (only when it is not cached yet). */
+  onDownloadProgress?: (progress: DownloadProgress) => void;
   /** Checked between steps: when it returns true the run stops, keeping its last checkpoint. */
   shouldStop?: () => boolean;
 }
@@ -146,7 +150,8 @@ export class Trainer {
     const model = buildModelForConfig(config, classes.length, plugins, setupCtx, this.container.get<BackboneRegistry>(TOKENS.BackboneRegistry));
     initializeKernels(model, initRng);
     if (config.model.weights && !(this.options.resume && this.paths && store.exists(this.paths.lastCheckpoint))) {
-      await loadPretrainedWeights(model, config.model.weights, { logger, exclude: config.model.weightsExclude });
+      const file = await resolvePretrainedWeights(config, { logger, onDownloadProgress: this.options.onDownloadProgress });
+      await loadPretrainedWeights(model, file, { logger, exclude: config.model.weightsExclude, head: 'predictions' });
     }
     logger.info(`model: ${config.model.backbone}`, { params: model.countParams(), input: model.inputs[0].shape.slice(1), classes: classes.length });
     const optimizer = createOptimizer(config.train.optimizer);
