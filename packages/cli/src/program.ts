@@ -86,8 +86,9 @@ export function createProgram(run: (code: Promise<number>) => void): Command {
     .requiredOption('-c, --config <file>', 'sweep file: base config + grid (see examples/paper)')
     .option('-o, --out <dir>', "sweep folder (default: the sweep file's out:, else runs/<sweep file name>)")
     .option('-p, --parallel <n>', "runs at once, each a separate process (default: the sweep file's parallel:, else 1)")
+    .option('--gpus <list>', 'pin runs to these GPUs, e.g. 0,1: run slot k of --parallel uses the k-th, round-robin (CUDA_VISIBLE_DEVICES); every run also gets TF_FORCE_GPU_ALLOW_GROWTH=true unless you set it')
     .option('--dry-run', 'list the runs and their folder names, run nothing')
-    .addHelpText('after', '\nExamples:\n  fermix sweep -c examples/paper/fer2013-mini-cpu.sweep.yaml --parallel 2\n  fermix sweep -c my.sweep.yaml --dry-run\n  fermix report runs/fer2013-mini-cpu')
+    .addHelpText('after', '\nExamples:\n  fermix sweep -c examples/paper/fer2013-mini-cpu.sweep.yaml --parallel 2\n  fermix sweep -c my.sweep.yaml --parallel 2 --gpus 0,1\n  fermix sweep -c my.sweep.yaml --dry-run\n  fermix report runs/fer2013-mini-cpu')
     .action((opts) => run(sweepCommand(opts)));
 
   program
@@ -102,7 +103,7 @@ export function createProgram(run: (code: Promise<number>) => void): Command {
   program
     .command('step-server', { hidden: true })
     .description('time one training step per request, JSON lines on stdin/stdout (for benchmarks that interleave processes: fermix bench, scripts/bench-anchor)')
-    .option('--backend <name>', 'backend', 'wasm')
+    .option('--backend <name>', 'backend: auto, gpu, tensorflow, wasm or cpu', 'wasm')
     .option('--threads <n|auto>', 'threads of the wasm backend', 'auto')
     .option('--accelerator <name>', 'none or onnxruntime', 'none')
     .action((opts) => run(serveSteps({ backend: opts.backend, threads: parseThreadsFlag(opts.threads), accelerator: parseAcceleratorFlag(opts.accelerator) })));
