@@ -267,6 +267,8 @@ describe('fermix sweep', () => {
     // Runs that overlapped in time never shared a device; both devices were used.
     for (const a of runs) for (const b of runs) if (a !== b && a.start < b.end && b.start < a.end) expect(a.env.CUDA_VISIBLE_DEVICES).not.toBe(b.env.CUDA_VISIBLE_DEVICES);
     expect(new Set(runs.map((r) => r.env.CUDA_VISIBLE_DEVICES))).toEqual(new Set(['0', '1']));
+    // sweep.json says which device each run had.
+    expect(pinned.state.runs.map((r) => r.gpu)).toEqual(runs.map((r) => r.env.CUDA_VISIBLE_DEVICES));
 
     // The user's own settings are left as they are; without --gpus, CUDA_VISIBLE_DEVICES is inherited.
     await run('user', undefined, { TF_FORCE_GPU_ALLOW_GROWTH: 'false', CUDA_VISIBLE_DEVICES: '3' });

@@ -19,6 +19,8 @@ export interface SweepRunRecord {
   status: RunStatus;
   /** How the last attempt started: fresh, or resumed from its folder. */
   started?: 'fresh' | 'resumed';
+  /** The GPU the last attempt was pinned to (--gpus), as CUDA_VISIBLE_DEVICES names it. */
+  gpu?: string;
   exitCode?: number | null;
   seconds?: number;
   /** CPU seconds the run's process used (user + system), from its metrics.json. */
@@ -221,6 +223,7 @@ async function runLocked(options: SweepRunnerOptions, shouldStop: () => boolean)
     writeFileSync(path.join(dir, '.pid'), String(child.pid ?? ''));
     record.status = 'running';
     record.started = resume ? 'resumed' : 'fresh';
+    if (options.gpus) record.gpu = options.gpus[slot % options.gpus.length];
     delete record.error;
     running.set(child, record);
     save();
