@@ -1,4 +1,4 @@
-import { ConfigError, DataError } from '@fermix/core';
+import { BackendUnavailableError, ConfigError, DataError, DivergenceError } from '@fermix/core';
 import { UsageError } from './commands/train.js';
 import { createProgram } from './program.js';
 
@@ -8,6 +8,11 @@ function report(err: unknown): number {
   if (e instanceof ConfigError || e instanceof UsageError || e instanceof DataError || e?.name === 'ConfigError') {
     process.stderr.write(`fermix: ${e.message}\n`);
     return 2;
+  }
+  // A run that diverged, or a backend that cannot start: the message says what to change.
+  if (e instanceof DivergenceError || e instanceof BackendUnavailableError || e?.name === 'DivergenceError' || e?.name === 'BackendUnavailableError') {
+    process.stderr.write(`fermix: ${e.message}\n`);
+    return 1;
   }
   process.stderr.write(`fermix: ${e?.stack ?? String(err)}\n`);
   return 1;

@@ -66,7 +66,7 @@ export function createProgram(run: (code: Promise<number>) => void): Command {
     .command('bench')
     .description('measure training speed on this machine: step times per backend and backbone, step/forward, backward kernels vs matmul, augmentation and framework overhead, data wait, memory growth, cores; tables on stdout, optional JSON')
     .option('--quick', 'small CNN and ResNet18 (64x64) on the fastest backend, few steps: about 4 minutes on 2 cores')
-    .option('--json <file>', 'also write the report as JSON (stable keys, schema fermix-bench/2)')
+    .option('--json <file>', 'also write the report as JSON (stable keys, schema fermix-bench/3)')
     .option('--backends <list>', 'comma-separated tensorflow,wasm,cpu (default: all that load; no cpu with --quick)')
     .option('--models <list>', 'comma-separated backbones (default small-cnn,resnet18,resnet50; no resnet50 with --quick)')
     .option('--steps <n>', 'timed repetitions of every loop (default: per mode, see docs/bench.md)')
@@ -86,8 +86,9 @@ export function createProgram(run: (code: Promise<number>) => void): Command {
     .requiredOption('-c, --config <file>', 'sweep file: base config + grid (see examples/paper)')
     .option('-o, --out <dir>', "sweep folder (default: the sweep file's out:, else runs/<sweep file name>)")
     .option('-p, --parallel <n>', "runs at once, each a separate process (default: the sweep file's parallel:, else 1)")
+    .option('--gpus <list>', 'pin runs to these GPUs, e.g. 0,1: run slot k of --parallel uses the k-th, round-robin (CUDA_VISIBLE_DEVICES); every run also gets TF_FORCE_GPU_ALLOW_GROWTH=true unless you set it')
     .option('--dry-run', 'list the runs and their folder names, run nothing')
-    .addHelpText('after', '\nExamples:\n  fermix sweep -c examples/paper/fer2013-mini-cpu.sweep.yaml --parallel 2\n  fermix sweep -c my.sweep.yaml --dry-run\n  fermix report runs/fer2013-mini-cpu')
+    .addHelpText('after', '\nExamples:\n  fermix sweep -c examples/paper/fer2013-mini-cpu.sweep.yaml --parallel 2\n  fermix sweep -c my.sweep.yaml --parallel 2 --gpus 0,1\n  fermix sweep -c my.sweep.yaml --dry-run\n  fermix report runs/fer2013-mini-cpu')
     .action((opts) => run(sweepCommand(opts)));
 
   program
@@ -102,7 +103,7 @@ export function createProgram(run: (code: Promise<number>) => void): Command {
   program
     .command('step-server', { hidden: true })
     .description('time one training step per request, JSON lines on stdin/stdout (for benchmarks that interleave processes: fermix bench, scripts/bench-anchor)')
-    .option('--backend <name>', 'backend', 'wasm')
+    .option('--backend <name>', 'backend: auto, gpu, tensorflow, wasm or cpu', 'wasm')
     .option('--threads <n|auto>', 'threads of the wasm backend', 'auto')
     .option('--accelerator <name>', 'none or onnxruntime', 'none')
     .action((opts) => run(serveSteps({ backend: opts.backend, threads: parseThreadsFlag(opts.threads), accelerator: parseAcceleratorFlag(opts.accelerator) })));

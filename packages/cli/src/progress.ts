@@ -14,7 +14,7 @@ function duration(seconds: number): string {
 export function formatProgress(e: ProgressEvent, width = 20): string {
   const filled = Math.round((e.step / e.steps) * width);
   const bar = '#'.repeat(filled) + '-'.repeat(width - filled);
-  return `epoch ${e.epoch + 1}/${e.epochs} [${bar}] ${e.step}/${e.steps} loss ${e.loss.toFixed(4)} ${e.imagesPerSecond.toFixed(0)} img/s ETA ${duration(e.etaSeconds)}`;
+  return `epoch ${e.epoch + 1}/${e.epochs} [${bar}] ${e.step}/${e.steps} loss ${Number.isFinite(e.loss) ? e.loss.toFixed(4) : '-'} ${e.imagesPerSecond.toFixed(0)} img/s ETA ${duration(e.etaSeconds)}`;
 }
 
 /** One line describing a download (weights: imagenet). */

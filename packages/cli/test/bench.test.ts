@@ -2,9 +2,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { BENCH_SCHEMA, benchCommand } from '../src/commands/bench.js';
 import { UsageError } from '../src/commands/train.js';
+import { readOne } from '../src/bench/step-server.js';
 
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../..');
 const fermix = [path.join(root, 'node_modules/.bin/tsx'), '--conditions=fermix-source', path.join(root, 'packages/cli/src/bin.ts')];
@@ -57,7 +58,13 @@ describe('fermix bench', () => {
     expect(out.text()).toMatch(/accelerator \(onnxruntime 1\./);
     expect(report.autoBackend.name).toBe('wasm');
     expect(report.steps).toHaveLength(1);
-    expect(report.steps[0]).toMatchObject({ backend: 'wasm', model: 'small-cnn', size: 48, batch: 4, warmup: 1, steps: 1 });
+    expect(report.steps[0]).toMatchObject({ backend: 'wasm', model: 'small-cnn', size: 48, batch: 4, warmup: 1, steps: 1, tensorGrowth: 0, data: 'synthetic' });
+    // Each backend's steps are timed in a step-server process of its own, not in this one.
+    expect(report.steps[0].pid).toEqual(expect.any(Number));
+    expect(report.steps[0].pid).not.toBe(process.pid);
+    expect(report.autoBackend).toMatchObject({ name: 'wasm', device: 'CPU', deviceReason: null });
+    expect(report.backends).toEqual([{ name: 'wasm', available: true, reason: null, device: 'CPU', deviceReason: null }]);
+    expect(out.text()).toContain('backend wasm: measured, on CPU');
     for (const key of ['stepMs', 'imagesPerSecond', 'forwardMs', 'stepOverForward']) expect(report.steps[0][key]).toBeGreaterThan(0);
     expect(Object.keys(report.ratios).sort()).toEqual(['fermixOverHandWritten', 'flip', 'mixaugmentJoint', 'mixaugmentSeparate', 'mixup']);
     expect(report.variants.map((v: { name: string }) => v.name)).toEqual(['vanilla', 'mixup', 'mixaugment-joint', 'mixaugment-separate', 'flip', 'cutmix', 'crop', 'color', 'erasing', 'randaugment', 'mixaugment-cutmix', 'hand-written']);
@@ -75,6 +82,27 @@ describe('fermix bench', () => {
     for (const t of report.targets) expect([true, false, null]).toContain(t.met);
     expect((targets.get('resnet18 all threads / 1 thread (images/s)') as { met: unknown }).met).toBeNull();
     expect(report.targets.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['cutmix / vanilla', 'crop / vanilla', 'color / vanilla', 'erasing / vanilla', 'randaugment / vanilla', 'mixaugment-cutmix / vanilla']));
+    // Five fermix processes start from the sources here (steps, 2 for threads, 2 for the accelerator):
+    // 115 s on 2 cores at load 12, so more than the default 120 s would be too tight on a busy machine.
+  }, 300_000);
+
+  it('times kernels through a read-back: readOne reads one element of the result back, leaving no tensor behind', async () => {
+    const tf = await import('@tensorflow/tfjs-core');
+    await import('@tensorflow/tfjs-backend-cpu');
+    await tf.setBackend('cpu');
+    const t = tf.fill([4, 5, 6], 2);
+    // Reads through the engine (dataSync): on tfjs-node each one waits for the device.
+    const reads = vi.spyOn(tf.engine(), 'readSync');
+    const before = tf.memory().numTensors;
+    try {
+      readOne(t);
+      expect(reads).toHaveBeenCalledTimes(1);
+      expect((reads.mock.results[0].value as ArrayLike<number>).length).toBe(1);
+    } finally {
+      reads.mockRestore();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+    t.dispose();
   });
 
   it('rejects unknown backends and models before measuring anything', async () => {

@@ -17,6 +17,10 @@ describe('progress', () => {
     expect(line).toBe('epoch 2/10 [#####---------------] 11/44 loss 1.2346 321 img/s ETA 2m05s');
   });
 
+  it('shows the loss as - before the epoch\'s first read of it (the trainer reads losses every few steps)', () => {
+    expect(formatProgress({ ...event, step: 3, loss: NaN })).toBe('epoch 2/10 [#-------------------] 3/44 loss - 321 img/s ETA 2m05s');
+  });
+
   it('redraws a bar in place on a terminal and prints log lines above it', () => {
     const out = sink(true);
     const r = createReporter(out.stream, { tty: true });

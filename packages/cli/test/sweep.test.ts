@@ -4,9 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, validateConfig } from '@fermix/core';
+import { ConfigError, createMemoryLogger, validateConfig } from '@fermix/core';
 import { dropoutRate, readSweepFile } from '../src/sweep/spec.js';
-import { runThreadsEnv } from '../src/sweep/runner.js';
+import { parseGpus, runGpuEnv, runSweep, runThreadsEnv } from '../src/sweep/runner.js';
+import { UsageError } from '../src/commands/train.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../../..');
@@ -221,6 +222,80 @@ describe('fermix sweep', () => {
     expect(runThreadsEnv(3, {}, 2)).toEqual({ FERMIX_THREADS: '1', FERMIX_THREADS_WHY: '2 cores shared by 3 runs at a time' });
     expect(runThreadsEnv(1, {}, 1)).toEqual({ FERMIX_THREADS: '1', FERMIX_THREADS_WHY: '1 core shared by 1 run at a time' });
     expect(runThreadsEnv(2, { FERMIX_THREADS: '3' }, 8)).toEqual({});
+  });
+
+  it('gives each run memory growth on the GPU unless the user set it, and with --gpus a device by slot, round-robin', () => {
+    expect(runGpuEnv(0, undefined, {})).toEqual({ TF_FORCE_GPU_ALLOW_GROWTH: 'true' });
+    expect(runGpuEnv(1, undefined, { TF_FORCE_GPU_ALLOW_GROWTH: 'false' })).toEqual({});
+    expect(runGpuEnv(0, ['0', '1'], {})).toEqual({ TF_FORCE_GPU_ALLOW_GROWTH: 'true', CUDA_VISIBLE_DEVICES: '0' });
+    expect(runGpuEnv(3, ['0', '1'], { CUDA_VISIBLE_DEVICES: '5' })).toEqual({ TF_FORCE_GPU_ALLOW_GROWTH: 'true', CUDA_VISIBLE_DEVICES: '1' });
+    expect(runGpuEnv(2, ['2'], { TF_FORCE_GPU_ALLOW_GROWTH: 'true' })).toEqual({ CUDA_VISIBLE_DEVICES: '2' });
+    expect(parseGpus('0,1')).toEqual(['0', '1']);
+    expect(parseGpus('GPU-8f3c2a1b-aaaa')).toEqual(['GPU-8f3c2a1b-aaaa']);
+    expect(() => parseGpus('0,,1')).toThrow(UsageError);
+    expect(() => parseGpus('cuda:0')).toThrow(/--gpus expects device indices separated by commas, e\.g\. --gpus 0,1 \(found "cuda:0"\)/);
+  });
+
+  it('each run\'s process receives TF_FORCE_GPU_ALLOW_GROWTH, and with --gpus a device no other run at the same time has', async () => {
+    // A stand-in for `fermix train`: records its environment and its time span, writes metrics.json.
+    const dir = project({
+      'base.yaml': baseConfig(1, 2),
+      's.yaml': 'base: base.yaml\ngrid:\n  seed: [1, 2, 3, 4, 5]\n',
+      'fake-train.mjs': [
+        "import { mkdirSync, writeFileSync } from 'node:fs';",
+        "const out = process.argv[process.argv.indexOf('--out') + 1];",
+        'const start = Date.now();',
+        'await new Promise((r) => setTimeout(r, 300));',
+        "const env = Object.fromEntries(['TF_FORCE_GPU_ALLOW_GROWTH', 'CUDA_VISIBLE_DEVICES', 'FERMIX_THREADS', 'FERMIX_SWEEP_RUN'].map((k) => [k, process.env[k] ?? null]));",
+        "writeFileSync(out + '/env.json', JSON.stringify({ env, start, end: Date.now() }));",
+        "writeFileSync(out + '/metrics.json', JSON.stringify({ accuracy: 1, macroF1: 1, averageAccuracy: 1, seconds: 0.3, cpuSeconds: 0.1 }));",
+      ].join('\n'),
+    });
+    const sweep = readSweepFile(path.join(dir, 's.yaml'));
+    const run = (out: string, gpus: string[] | undefined, env: NodeJS.ProcessEnv) =>
+      runSweep({ sweep, out: path.join(dir, out), parallel: 2, logger: createMemoryLogger(), trainCommand: [process.execPath, path.join(dir, 'fake-train.mjs')], gpus, env }, () => false);
+    const seen = (out: string) => sweep.runs.map((r) => JSON.parse(readFileSync(path.join(dir, out, 'runs', r.name, 'env.json'), 'utf8')) as { env: Record<string, string | null>; start: number; end: number });
+
+    const pinned = await run('pinned', ['0', '1'], { TF_FORCE_GPU_ALLOW_GROWTH: '' });
+    expect(pinned.failed).toEqual([]);
+    const runs = seen('pinned');
+    for (const r of runs) {
+      expect(r.env.TF_FORCE_GPU_ALLOW_GROWTH).toBe('true');
+      expect(['0', '1']).toContain(r.env.CUDA_VISIBLE_DEVICES);
+    }
+    expect(runs.map((r) => r.env.FERMIX_SWEEP_RUN)).toEqual(sweep.runs.map((r) => r.name));
+    // Runs that overlapped in time never shared a device; both devices were used.
+    for (const a of runs) for (const b of runs) if (a !== b && a.start < b.end && b.start < a.end) expect(a.env.CUDA_VISIBLE_DEVICES).not.toBe(b.env.CUDA_VISIBLE_DEVICES);
+    expect(new Set(runs.map((r) => r.env.CUDA_VISIBLE_DEVICES))).toEqual(new Set(['0', '1']));
+    // sweep.json says which device each run had.
+    expect(pinned.state.runs.map((r) => r.gpu)).toEqual(runs.map((r) => r.env.CUDA_VISIBLE_DEVICES));
+
+    // The user's own settings are left as they are; without --gpus, CUDA_VISIBLE_DEVICES is inherited.
+    await run('user', undefined, { TF_FORCE_GPU_ALLOW_GROWTH: 'false', CUDA_VISIBLE_DEVICES: '3' });
+    for (const r of seen('user')) expect(r.env).toMatchObject({ TF_FORCE_GPU_ALLOW_GROWTH: 'false', CUDA_VISIBLE_DEVICES: '3' });
+  });
+
+  it('a run whose loss diverges (lr 1e30) exits non-zero with the step and the likely cause, and the sweep records it as failed, not finished', async () => {
+    const dir = project({
+      'base.yaml': baseConfig(2, 8).replace('  batchSize: 8\n', '  batchSize: 8\n  optimizer: { name: sgd, lr: 1.0e+30 }\n'),
+      's.yaml': 'base: base.yaml\ngrid:\n  seed: [1]\n',
+    });
+    // The sweep in this process; its run is the real `fermix train`, from the sources.
+    const result = await runSweep(
+      { sweep: readSweepFile(path.join(dir, 's.yaml')), out: path.join(dir, 'out'), parallel: 1, logger: createMemoryLogger(), trainCommand: [tsx, '--conditions=fermix-source', bin, 'train'] },
+      () => false,
+    );
+    expect(result.failed.map((r) => r.name)).toEqual(['seed-1']);
+    const state = JSON.parse(readFileSync(path.join(dir, 'out', 'sweep.json'), 'utf8'));
+    expect(state.runs[0]).toMatchObject({ name: 'seed-1', status: 'failed', exitCode: 1 });
+    expect(existsSync(path.join(dir, 'out', 'runs', 'seed-1', 'metrics.json'))).toBe(false);
+    // The run's own message: the step, the likely cause, no stack trace.
+    const trainOut = readFileSync(path.join(dir, 'out', 'runs', 'seed-1', 'train.out'), 'utf8');
+    // The loss, or (when the loss read was finite but the weights are not) the weights, by step.
+    expect(trainOut).toMatch(/fermix: (loss became (NaN|Infinity|-Infinity) at|weights became NaN or infinite by) epoch \d+, step \d+ \(step \d+ of the run\)/);
+    expect(trainOut).toContain('learning rate (1e+30 at that step) is too high');
+    expect(trainOut).not.toMatch(/^\s+at /m);
+    expect(state.runs[0].error).toMatch(/(loss|weights) became/);
   });
 
   it('refuses to start while another sweep holds the folder', () => {

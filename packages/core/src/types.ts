@@ -74,6 +74,8 @@ export interface StepResult {
   drawn: Record<string, Record<string, unknown>>;
   /** Samples in the batch the step consumed (the `real` view, or the first view). */
   batchSize: number;
+  /** The step's index in the run (0-based; the `ctx.step` its hooks saw). */
+  step: number;
   /** The learning rate of this step, when a schedule set it. */
   lr?: number;
 }

@@ -73,10 +73,10 @@ plugins: []
   });
 
   it('rejects a value out of range and an unknown enum value', async () => {
-    const err = await configError('backend: gpu\ntrain:\n  optimizer: { lr: -1 }\n');
+    const err = await configError('backend: cuda\ntrain:\n  optimizer: { lr: -1 }\n');
     const text = err.message;
     expect(text).toContain('backend');
-    expect(text).toContain('one of auto | tensorflow | wasm | cpu');
+    expect(text).toContain('one of auto | gpu | tensorflow | wasm | cpu');
     expect(text).toContain('train.optimizer.lr');
   });
 

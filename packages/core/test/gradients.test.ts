@@ -1,9 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-layers';
+import * as tfl from '@tensorflow/tfjs-layers';
 import '@tensorflow/tfjs-backend-cpu';
-import { describe, expect, it } from 'vitest';
-import { fusedBatchNormGrad, meanGrad, registerFastGradients, subGrad, sumOverAxes } from '../src/backend/gradients.js';
+import { describe, expect, it, vi } from 'vitest';
+import { fusedBatchNormGrad, meanGrad, registerFastGradients, subGrad, sumGrad, sumOverAxes } from '../src/backend/gradients.js';
+import { selectBackend } from '../src/backend/select.js';
 import { initWasmBackend } from '../src/backend/wasm.js';
+import { createMemoryLogger } from '../src/logger.js';
+import { Rng } from '../src/rng.js';
+import { initializeKernels } from '../src/model.js';
 
 /** Batch norm written with elementary ops: its autodiff is the reference for FusedBatchNorm's gradient. */
 function reference(x: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor, offset: tf.Tensor, scale: tf.Tensor, eps: number): tf.Tensor {
@@ -63,7 +67,7 @@ describe('FusedBatchNorm gradient (fewer passes, no tile)', () => {
 });
 
 // tfjs-core's own gradients, as registered by the tfjs-layers import above (before any test replaces them).
-const tfjsGradients = ['FusedBatchNorm', 'Mean', 'Sub'].map((name) => tf.getGradient(name)!);
+const tfjsGradients = ['FusedBatchNorm', 'Mean', 'Sum', 'Sub'].map((name) => tf.getGradient(name)!);
 
 /** Runs `fn` with tfjs-core's gradients registered, then puts fermix's back. */
 function withTfjsGradients<T>(fn: () => T): T {
@@ -164,5 +168,79 @@ describe('fermix gradients against tfjs-core 4.22 gradients', () => {
     await initWasmBackend();
     expect(tf.getGradient('Mean')?.gradFunc).toBe(meanGrad.gradFunc);
     expect(tf.getGradient('Sub')?.gradFunc).toBe(subGrad.gradFunc);
+  });
+});
+
+/** conv, batch norm, ReLU, global average pooling, dense softmax: batch norm in training takes two Means, the pooling a third. */
+function batchNormNet(): tfl.LayersModel {
+  const input = tfl.input({ shape: [8, 8, 3] });
+  let x = tfl.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', name: 'conv' }).apply(input) as tfl.SymbolicTensor;
+  x = tfl.layers.batchNormalization({ name: 'bn' }).apply(x) as tfl.SymbolicTensor;
+  x = tfl.layers.activation({ activation: 'relu' }).apply(x) as tfl.SymbolicTensor;
+  x = tfl.layers.globalAveragePooling2d({}).apply(x) as tfl.SymbolicTensor;
+  const out = tfl.layers.dense({ units: 3, activation: 'softmax', name: 'predictions' }).apply(x) as tfl.SymbolicTensor;
+  const model = tfl.model({ inputs: input, outputs: out });
+  initializeKernels(model, new Rng(5));
+  return model;
+}
+
+describe('no activation-sized array built on the host in the backward pass', () => {
+  it('a batch-norm network trained on the cpu backend: fermix\'s gradients (registered by selectBackend for every backend) build none, tfjs-core\'s build one per Mean, and the gradients agree', async () => {
+    await selectBackend('cpu', createMemoryLogger());
+    expect(tf.getGradient('Mean')?.gradFunc).toBe(meanGrad.gradFunc);
+    expect(tf.getGradient('Sum')?.gradFunc).toBe(sumGrad.gradFunc);
+    const model = batchNormNet();
+    const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const x = tf.randomUniform([4, 8, 8, 3], 0, 1, 'float32', 7);
+    const y = tf.cast(tf.oneHot(tf.tensor1d([0, 1, 2, 1], 'int32'), 3), 'float32');
+    const activation = 4 * 8 * 8 * 4;
+    /**
+     * The gradients, and how many tensors of at least an activation's size were made from host
+     * values (engine.makeTensor: tf.ones, tf.tensor...), which tfjs-node copies to the device.
+     * Kernel outputs are not made that way on any backend.
+     */
+    const backward = () => {
+      const made = vi.spyOn(tf.engine(), 'makeTensor');
+      try {
+        const grads = values(
+          tf.tidy(() => {
+            const { grads: g } = tf.variableGrads(() => {
+              const p = model.apply(x, { training: true }) as tf.Tensor2D;
+              return tf.neg(tf.mean(tf.sum(tf.mul(y, tf.log(tf.clipByValue(p, 1e-7, 1))), 1))) as tf.Scalar;
+            }, variables);
+            return variables.map((v) => g[v.name]);
+          }),
+        );
+        const hostArrays = made.mock.calls.filter(([vals]) => (vals as ArrayLike<unknown>).length >= activation).length;
+        return { grads, hostArrays };
+      } finally {
+        made.mockRestore();
+      }
+    };
+    // The batch-norm statistics move in each training-mode pass: start both from the same ones.
+    const statistics = model.nonTrainableWeights.map((w) => (w.read() as tf.Variable).clone());
+    const fermix = backward();
+    model.nonTrainableWeights.forEach((w, i) => (w.read() as tf.Variable).assign(statistics[i]));
+    const tfjs = withTfjsGradients(backward);
+    expect(fermix.hostArrays).toBe(0);
+    expect(tfjs.hostArrays).toBeGreaterThanOrEqual(3); // the two Means of tf.moments and the pooling's
+    expect(fermix.grads.map((g) => g.length)).toEqual(variables.map((v) => v.size));
+    expectAllClose(fermix.grads, tfjs.grads, 'batch-norm network gradients');
+    tf.dispose([x, y, ...statistics]);
+    model.dispose();
+  });
+
+  it('Sum\'s gradient equals tfjs-core\'s for any axes, without a host array', async () => {
+    await tf.setBackend('cpu');
+    registerFastGradients();
+    const cases = () => {
+      const a = tf.randomNormal([3, 4, 5, 6], 0, 1, 'float32', 41);
+      return [[0, 1, 2], [3], [1, 2], [0, 1, 2, 3]].flatMap((axis) => {
+        const r = tf.randomNormal(tf.sum(a, axis).shape, 0, 1, 'float32', 42);
+        return [tf.grad((p: tf.Tensor) => tf.sum(tf.mul(tf.sum(p, axis), r)))(a), tf.grad((p: tf.Tensor) => tf.sum(tf.mul(tf.sum(p, axis, true), tf.reshape(r, tf.sum(a, axis, true).shape))))(a)];
+      });
+    };
+    const expected = withTfjsGradients(() => values(tf.tidy(cases)));
+    expectAllClose(values(tf.tidy(cases)), expected, 'Sum');
   });
 });

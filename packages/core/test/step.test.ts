@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { basePlan, buildModel, initializeKernels } from '../src/model.js';
 import { BackboneRegistry } from '../src/registry.js';
 import { Rng } from '../src/rng.js';
@@ -169,5 +169,75 @@ describe('createTrainStep options', () => {
       if (w.name.startsWith('c/')) expect(unfrozen[i]).not.toEqual(after[i]);
     });
     tf.dispose([x, y]);
+  });
+});
+
+describe('createTrainStep lossRead: lazy', () => {
+  /** Counts reads of tensor data through the engine (dataSync, arraySync: each a host sync on a GPU; the cpu backend's kernels read their inputs directly, not through it). */
+  function countReads(): { count: () => number; restore: () => void } {
+    const read = vi.spyOn(tf.engine(), 'readSync');
+    return { count: () => read.mock.calls.length, restore: () => read.mockRestore() };
+  }
+
+  it('gives the same losses and terms as eager, step for step, reading every pending step in one sync', () => {
+    const plugin: FermixPlugin = { name: 'two-terms', apiVersion: 1, composeLoss: (terms) => ({ ...terms, half: tf.mul(terms.real, 0.5) as tf.Scalar }) };
+    const eagerModel = tinyModel(4);
+    const lazyModel = tinyModel(4);
+    const eager = createTrainStep({ model: eagerModel, optimizer: tf.train.adam(0.01), plugins: [plugin], seed: 3 });
+    const lazy = createTrainStep({ model: lazyModel, optimizer: tf.train.adam(0.01), plugins: [plugin], seed: 3, lossRead: 'lazy' });
+    const batches = [1, 2, 3, 4, 5].map((s) => batch(s, 4));
+    const expected = batches.map((b) => eager(b));
+    const reads = countReads();
+    let results;
+    try {
+      results = batches.map((b) => lazy(b));
+      expect(reads.count()).toBe(0); // nothing read while the steps run
+      expect(lazy.pendingLosses).toBe(5);
+      const read = lazy.readLosses();
+      expect(reads.count()).toBe(1); // five steps, one read
+      expect(lazy.pendingLosses).toBe(0);
+      expect(read.map((r) => r.step)).toEqual([0, 1, 2, 3, 4]);
+      expect(read.map((r) => r.loss)).toEqual(expected.map((r) => r.loss));
+      expect(read.map((r) => r.terms)).toEqual(expected.map((r) => r.terms));
+    } finally {
+      reads.restore();
+    }
+    // The results themselves hold the same numbers once read.
+    expect(results.map((r) => r.loss)).toEqual(expected.map((r) => r.loss));
+    expect(results.map((r) => r.step)).toEqual([0, 1, 2, 3, 4]);
+    expect(weightsOf(lazyModel)).toEqual(weightsOf(eagerModel));
+    expect(lazy.readLosses()).toEqual([]);
+    tf.dispose(batches.flatMap((b) => [b.x, b.y]));
+  });
+
+  it('reading a result\'s loss reads every step still pending (plugins that read it in onStepEnd keep working), and nothing leaks', () => {
+    const model = tinyModel(5);
+    const step = createTrainStep({ model, optimizer: tf.train.sgd(0.1), seed: 1, lossRead: 'lazy' });
+    const b = batch(7, 4);
+    step(b); // Adam-free, but the first step may create nothing: count from here
+    step.readLosses();
+    const before = tf.memory().numTensors;
+    const first = step(b);
+    const second = step(b);
+    expect(tf.memory().numTensors).toBe(before + 2); // each step keeps its terms, [1], on the backend
+    expect(Number.isFinite(second.loss)).toBe(true); // reads both
+    expect(step.pendingLosses).toBe(0);
+    expect(Number.isFinite(first.loss)).toBe(true);
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([b.x, b.y]);
+  });
+
+  it('micro-batches keep their loss on the backend too, with the eager values', () => {
+    const eagerModel = tinyModel(6);
+    const lazyModel = tinyModel(6);
+    const b = batch(8, 6);
+    const eager = createTrainStep({ model: eagerModel, optimizer: tf.train.sgd(0.1), microBatch: 4 });
+    const lazy = createTrainStep({ model: lazyModel, optimizer: tf.train.sgd(0.1), microBatch: 4, lossRead: 'lazy' });
+    const expected = [eager(b), eager(b)].map((r) => r.loss);
+    lazy(b);
+    lazy(b);
+    expect(lazy.pendingLosses).toBe(2);
+    expect(lazy.readLosses().map((r) => r.loss)).toEqual(expected);
+    tf.dispose([b.x, b.y]);
   });
 });

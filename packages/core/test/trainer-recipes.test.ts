@@ -8,6 +8,8 @@ import { createMemoryLogger } from '../src/logger.js';
 import { cosineLr } from '../src/train/schedules.js';
 import { Trainer } from '../src/train/trainer.js';
 import type { FermixPlugin } from '../src/types.js';
+import type { BackendChoice } from '../src/backend/select.js';
+import { TOKENS, type BackendService } from '../src/container.js';
 import { tinySetup, useCpu } from './helpers.js';
 
 beforeAll(useCpu);
@@ -98,6 +100,24 @@ describe('Trainer with optimizers, schedules, clipping, EMA and TTA', () => {
     const state = JSON.parse(readFileSync(path.join(dir, 'checkpoints', 'last', 'state.json'), 'utf8'));
     expect(state.epoch).toBe(0);
     expect(existsSync(path.join(dir, 'checkpoints', 'last', 'COMPLETE'))).toBe(true);
+  });
+
+  it('micro-batches on the tensorflow backend too, and metrics.json records the backend\'s device', async () => {
+    const dir = tmp();
+    const logger = createMemoryLogger();
+    const setup = tinySetup({ train: { epochs: 1, earlyStopping: false, microBatch: 2 } }, logger);
+    // A stand-in for a tfjs-node-gpu that found no GPU: the choice the trainer sees (the cpu backend computes).
+    const choice: BackendChoice = { name: 'tensorflow', provider: '@tensorflow/tfjs-node-gpu', device: 'CPU', deviceReason: 'no usable CUDA device: stand-in', reasons: [] };
+    setup.container.rebindSync<BackendService>(TOKENS.Backend).toConstantValue({ select: async () => choice });
+    let lossCalls = 0;
+    const counter: FermixPlugin = { name: 'counter', apiVersion: 1, composeLoss: (terms) => (lossCalls++, terms) };
+    const { metrics } = await new Trainer({ ...setup, plugins: [counter], runDir: dir }).run();
+    // 18 images in batches of 6, micro-batches of 2: composeLoss runs once per micro-batch.
+    expect(lossCalls).toBe(9);
+    expect(logger.lines.some((l) => /microBatch .* is off/.test(l.message))).toBe(false);
+    const written = JSON.parse(readFileSync(path.join(dir, 'metrics.json'), 'utf8'));
+    expect(written).toMatchObject({ backend: 'tensorflow', device: 'CPU', deviceReason: 'no usable CUDA device: stand-in' });
+    expect(metrics.device).toBe('CPU');
   });
 
   it('refuses a warmup in steps as long as the run at its YAML path, before training', async () => {

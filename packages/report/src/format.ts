@@ -17,6 +17,13 @@ export function meanStd(s: MetricSummary): string {
   return `${pct(s.mean)} ± ${pct(s.std)}`;
 }
 
+/** Where a run trained: `tensorflow on GPU`, `wasm on CPU`; `tensorflow on CPU (no CUDA device)` for tfjs-node-gpu's fallback; the backend alone for runs older than the device field. */
+export function backendLabel(m: { backend?: string; device?: string; deviceReason?: string }): string {
+  if (!m.backend) return NONE;
+  if (!m.device) return m.backend;
+  return `${m.backend} on ${m.device}${m.deviceReason ? ' (no CUDA device)' : ''}`;
+}
+
 export const alphaLabel = (alpha: number | null) => (alpha === null ? '-' : String(alpha));
 export const dropoutLabel = (dropout: number | null) => (dropout === null ? 'no' : String(dropout));
 

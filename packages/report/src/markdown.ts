@@ -1,4 +1,4 @@
-import { alphaLabel, arrow, dropoutLabel, keyCells, keyHeader, meanStd, pct, plural, rowLabel } from './format.js';
+import { alphaLabel, arrow, backendLabel, dropoutLabel, keyCells, keyHeader, meanStd, pct, plural, rowLabel } from './format.js';
 import type { AblationTable, Report } from './tables.js';
 
 const mdCell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
@@ -52,10 +52,10 @@ function perClassMarkdown(report: Report): string {
 function runsMarkdown(report: Report): string {
   const { unfinished } = report.collection;
   const runs = report.rows.flatMap((r) => r.runs);
-  const header = ['run', 'method', 'alpha', 'dropout', 'seed', 'accuracy', 'macro F1', 'avg. accuracy', 'best epoch'];
+  const header = ['run', 'method', 'alpha', 'dropout', 'seed', 'accuracy', 'macro F1', 'avg. accuracy', 'best epoch', 'backend'];
   const rows = runs.map((r) => [
     r.name, r.settings.method, alphaLabel(r.settings.alpha), dropoutLabel(r.settings.dropout), String(r.settings.seed),
-    pct(r.metrics.accuracy), pct(r.metrics.macroF1), pct(r.metrics.averageAccuracy), String((r.metrics.bestEpoch ?? -1) + 1),
+    pct(r.metrics.accuracy), pct(r.metrics.macroF1), pct(r.metrics.averageAccuracy), String((r.metrics.bestEpoch ?? -1) + 1), backendLabel(r.metrics),
   ]);
   let text = `## Runs\n\n${markdownTable(header, rows)}\n`;
   if (unfinished.length > 0) {

@@ -91,6 +91,7 @@ function metricsJson(run: FakeRun) {
     stoppedEarly: false,
     interrupted: false,
     backend: 'wasm',
+    device: 'CPU',
     seconds: 6,
     history,
   };

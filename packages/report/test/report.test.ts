@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { backendLabel } from '../src/format.js';
 import { buildReport, collectRuns, meanStd, renderMarkdown, ReportError, writeReport, type AblationRow, type Report } from '../src/index.js';
 import { addRun, makeSweepFixture, UNFINISHED_DIR } from './fixture.js';
 
@@ -16,6 +17,15 @@ function fixture(): string {
 
 /** A row as the tables print it: key cells, n, then accuracy, macro F1 and average accuracy as mean ± std. */
 const shown = (r: AblationRow) => [r.method, r.alpha, r.dropout, r.runs.length, meanStd(r.accuracy), meanStd(r.macroF1), meanStd(r.averageAccuracy)];
+
+describe('backendLabel', () => {
+  it('names the backend and the device; tfjs-node-gpu\'s CPU fallback is marked; older runs show the backend alone', () => {
+    expect(backendLabel({ backend: 'tensorflow', device: 'GPU' })).toBe('tensorflow on GPU');
+    expect(backendLabel({ backend: 'tensorflow', device: 'CPU', deviceReason: 'no usable CUDA device: ...' })).toBe('tensorflow on CPU (no CUDA device)');
+    expect(backendLabel({ backend: 'wasm' })).toBe('wasm');
+    expect(backendLabel({})).toBe('–');
+  });
+});
 
 describe('collectRuns', () => {
   it('finds the run folders of a sweep (children and grandchildren), lists the one without metrics.json as unfinished', () => {
@@ -146,6 +156,9 @@ describe('buildReport: the numbers are the runs\' metrics.json, mean ± sample s
     expect(md).toContain('| mixaugment+flip | 0.1 | no | 3 | 98.00 | 100.00 | 61.00 | 66.00 |');
     expect(md).toContain(`| ${UNFINISHED_DIR} | no metrics.json (still running, interrupted or failed) |`);
     expect(md).toContain('12 finished runs in 5 configurations, 1 unfinished');
+    // The runs table says where each run trained.
+    expect(md).toContain('| best epoch | backend |');
+    expect(md).toMatch(/\| 3 \| wasm on CPU \|\n/);
   });
 });
 

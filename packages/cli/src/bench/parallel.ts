@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { runThreadsEnv } from '../sweep/runner.js';
+import { runGpuEnv, runThreadsEnv } from '../sweep/runner.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -56,10 +56,13 @@ function config(o: Required<Omit<ParallelTrainingOptions, 'trainCommand'>>): str
   ].join('\n');
 }
 
-/** `parallel`: how many trainings run at once; each gets the share of the cores `fermix sweep` would give it. */
+/**
+ * `parallel`: how many trainings run at once; each gets the share of the cores, and the GPU
+ * variables (memory growth), that `fermix sweep` would give it.
+ */
 function train(command: string[], configFile: string, out: string, parallel: number): Promise<RunFigures> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command[0], [...command.slice(1), '-c', configFile, '--out', out], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...runThreadsEnv(parallel, process.env), CI: 'true' } });
+    const child = spawn(command[0], [...command.slice(1), '-c', configFile, '--out', out], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...runThreadsEnv(parallel, process.env), ...runGpuEnv(0, undefined, process.env), CI: 'true' } });
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     child.once('error', reject);

@@ -31,6 +31,7 @@ import {
   type BackendName,
   type FermixPlugin,
   type ImageSet,
+  type ThreadsSetting,
   type TrainStep,
 } from '@fermix/core';
 import { color } from '@fermix/plugin-color';
@@ -43,9 +44,10 @@ import { mixup } from '@fermix/plugin-mixup';
 import { randaugment } from '@fermix/plugin-randaugment';
 import { UsageError } from './train.js';
 import { measureParallelTraining, type ParallelTrainingFigure } from '../bench/parallel.js';
-import { selfCommand } from '../sweep/runner.js';
+import { runGpuEnv, selfCommand } from '../sweep/runner.js';
 import { measureAccelerator, measureThreadScaling, type AcceleratorFigure, type ThreadScalingFigure } from '../bench/scaling.js';
 import { parseThreadsFlag } from '../setup.js';
+import { encodeImages, readOne, StepClient } from '../bench/step-server.js';
 
 export interface BenchCommandOptions {
   /** Fewer steps, smaller ResNet18 input, no ResNet50 and no cpu backend: about 4 minutes on 2 idle cores. */
@@ -77,7 +79,7 @@ export interface BenchCommandOptions {
 }
 
 /** Version of the JSON layout: bumped when a key changes meaning or disappears. */
-export const BENCH_SCHEMA = 'fermix-bench/2';
+export const BENCH_SCHEMA = 'fermix-bench/3';
 
 const CLASSES = 7;
 const SMALL_SIZE = 48;
@@ -108,6 +110,8 @@ export interface StepRow {
   /** Tensors after the timed steps minus after warm-up; null without warm-up (the first step creates Adam's slots). */
   tensorGrowth: number | null;
   data: string;
+  /** The step-server process this backend's rows were timed in (a fresh one per backend). */
+  pid: number | null;
 }
 
 export interface KernelRow {
@@ -136,7 +140,7 @@ export interface BenchReport {
   date: string;
   quick: boolean;
   machine: { cpu: string; cores: number; availableParallelism: number; node: string; platform: string; loadAverage: number[]; totalMemoryBytes: number };
-  autoBackend: { name: string; provider: string; reasons: string[] };
+  autoBackend: { name: string; provider: string; reasons: string[]; device: string; deviceReason: string | null };
   /** Threads the ratio backend's kernels ran on in this process, and why that many. */
   threads: number;
   threadsReason: string | null;
@@ -152,7 +156,9 @@ export interface BenchReport {
   accelerator: AcceleratorFigure | null;
   /** Why `accelerator` is null. */
   acceleratorSkipped: string | null;
-  backends: { name: string; available: boolean; reason: string | null }[];
+  /** Each requested backend: whether it started, why not, and the device it computes on (GPU only for tfjs-node-gpu with a CUDA device). */
+  backends: { name: string; available: boolean; reason: string | null; device: string | null; deviceReason: string | null }[];
+  /** Step times per backend and model, each backend timed in a step-server process of its own. */
   steps: StepRow[];
   /** The backend, model and data the ratios, kernels, data-wait and memory figures are measured on. */
   ratioSetup: { backend: string; model: string; size: number; batch: number; warmup: number; rounds: number; data: string };
@@ -348,21 +354,24 @@ export async function runBench(options: BenchCommandOptions = {}, progress: Prog
     totalMemoryBytes: os.totalmem(),
   };
 
+  // This process and its step servers may all use one GPU: without memory growth the first to start
+  // TensorFlow would reserve nearly all of it (set before tfjs-node loads; the children inherit it).
+  Object.assign(process.env, runGpuEnv(0, undefined, process.env));
   // Which backend `auto` picks, and why (this also makes it the active backend).
   const threads = options.threads === undefined ? 'auto' : parseThreadsFlag(options.threads);
   const autoLogger = createMemoryLogger();
   const auto = await selectBackend('auto', autoLogger, { threads });
-  progress(`backend auto: ${auto.name} (${auto.provider})`);
+  progress(`backend auto: ${auto.name} (${auto.provider}) on ${auto.device}${auto.deviceReason ? ` (${auto.deviceReason})` : ''}`);
   const backends: BenchReport['backends'] = [];
   for (const name of KNOWN_BACKENDS) {
     if (!plan.backends.includes(name)) continue;
     try {
-      await selectBackend(name as BackendName, createMemoryLogger(), { threads });
-      backends.push({ name, available: true, reason: null });
+      const choice = await selectBackend(name as BackendName, createMemoryLogger(), { threads });
+      backends.push({ name, available: true, reason: null, device: choice.device, deviceReason: choice.deviceReason ?? null });
     } catch (err) {
       const lines = (err as Error).message.split('\n').map((l) => l.trim());
       const items = lines.filter((l) => l.startsWith('- ')).map((l) => l.slice(2));
-      backends.push({ name, available: false, reason: items.length > 0 ? items.join('; ') : lines[0] });
+      backends.push({ name, available: false, reason: items.length > 0 ? items.join('; ') : lines[0], device: null, deviceReason: null });
     }
   }
   const usable = backends.filter((b) => b.available).map((b) => b.name as Backend);
@@ -373,22 +382,17 @@ export async function runBench(options: BenchCommandOptions = {}, progress: Prog
   // Data: the in-memory uint8 cache the Trainer gathers batches from, and the decoding figure.
   const { set, dataName, decode } = await loadData(options.data, progress);
 
-  // Kernels first, on a fresh heap; then step times per backend and model, step and forward interleaved.
+  // Kernels first, on a fresh heap.
   const ratioChoice = await selectBackend(ratioBackend, createMemoryLogger(), { threads });
   progress(`${ratioBackend} on ${ratioChoice.threads ?? '?'} thread(s): ${ratioChoice.threadsReason ?? ''}`);
   // The heap grows on first use (slowly, and unevenly): warm it to a step's high-water mark first.
   warmHeap(registry, plan);
   const kernels = benchKernels(plan, progress);
+  // Step times: each backend in a step-server process of its own, step and forward interleaved.
+  const serverCommand = options.command ?? selfCommand().slice(0, -1);
   const rows: StepRow[] = [];
   for (const backend of [ratioBackend, ...usable.filter((b) => b !== ratioBackend)]) {
-    await selectBackend(backend, createMemoryLogger(), { threads });
-    for (const model of plan.models) {
-      if (backend === 'cpu' && model !== 'small-cnn') continue; // the cpu backend's conv gradient takes minutes per step
-      const spec = modelSpec(model, plan, backend);
-      const row = benchStepRow(registry, backend, model, spec, set, dataName);
-      rows.push(row);
-      progress(`${backend} ${model} ${spec.size}x${spec.size} batch ${spec.batch}: ${row.stepMs.toFixed(0)} ms/step, forward ${row.forwardMs.toFixed(0)} ms`);
-    }
+    rows.push(...(await benchBackendSteps(backend, plan, set, dataName, { command: serverCommand, threads }, progress)));
   }
 
   await selectBackend(ratioBackend, createMemoryLogger(), { threads });
@@ -406,7 +410,7 @@ export async function runBench(options: BenchCommandOptions = {}, progress: Prog
 
   // The models the step-server comparisons (threads, accelerator) time, in fermix processes of their own.
   const stepServers = {
-    command: options.command ?? selfCommand().slice(0, -1),
+    command: serverCommand,
     threads,
     batch: plan.batch,
     models: plan.models
@@ -462,7 +466,7 @@ export async function runBench(options: BenchCommandOptions = {}, progress: Prog
     date: new Date().toISOString(),
     quick,
     machine,
-    autoBackend: { name: auto.name, provider: auto.provider, reasons: auto.reasons },
+    autoBackend: { name: auto.name, provider: auto.provider, reasons: auto.reasons, device: auto.device, deviceReason: auto.deviceReason ?? null },
     threads: ratioChoice.threads ?? 1,
     threadsReason: ratioChoice.threadsReason ?? null,
     cpuOverWall: +group.cpuOverWall.toFixed(3),
@@ -549,59 +553,86 @@ function firstBatch(set: ImageSet, n: number): { x: tf.Tensor4D; y: tf.Tensor2D 
   return batchTensors(gatherBatch(set, order, 0, count), set.size, CLASSES);
 }
 
-function benchStepRow(registry: BackboneRegistry, backend: Backend, model: string, spec: ModelSpec, set: ImageSet, dataName: string): StepRow {
-  const net = buildNet(registry, model, spec.size);
-  const optimizer = tf.train.adam(1e-3);
-  const step = createTrainStep({ model: net, optimizer, microBatch: spec.microBatch });
-  const real = set.size === spec.size && set.count >= spec.batch;
-  const { x, y } = real ? firstBatch(set, spec.batch) : randomBatch(spec.batch, spec.size, 2);
-  const chunk = spec.microBatch ?? spec.batch;
-  let tensors = 0;
-  const times = roundRobin(
-    [
-      {
-        name: 'step',
-        run: () => {
-          const r = step({ x, y });
-          if (!Number.isFinite(r.loss)) throw new Error(`${model} on ${backend}: loss ${r.loss}`);
-        },
-      },
-      {
-        name: 'forward',
-        // Training mode, read back; in the step's micro-batches when it has them (the heap limit).
-        run: () => {
-          for (let start = 0; start < spec.batch; start += chunk) {
-            tf.tidy(() => (net.apply(tf.slice(x, start, Math.min(chunk, spec.batch - start)), { training: true }) as tf.Tensor).dataSync());
-          }
-        },
-      },
-    ],
-    spec.warmup,
-    spec.steps,
-    { afterWarmup: () => (tensors = tf.memory().numTensors) },
-  );
-  const tensorGrowth = tf.memory().numTensors - tensors;
-  const stepMs = median(times.get('step')!);
-  const row: StepRow = {
-    backend,
-    model,
-    size: spec.size,
-    batch: spec.batch,
-    microBatch: spec.microBatch ?? null,
-    params: net.countParams(),
-    warmup: spec.warmup,
-    steps: spec.steps,
-    stepMs: +stepMs.toFixed(2),
-    imagesPerSecond: +((spec.batch * 1000) / stepMs).toFixed(2),
-    forwardMs: +median(times.get('forward')!).toFixed(2),
-    stepOverForward: +pairedRatio(times, 'step', 'forward').toFixed(3),
-    tensorGrowth: spec.warmup > 0 ? tensorGrowth : null,
-    data: real ? dataName : 'random',
-  };
+/** The first `n` images of the set (a fixed order), as a step server's setup takes them. */
+function firstBatchPayload(set: ImageSet, n: number): { images: string; labels: number[] } {
+  const { x, y } = firstBatch(set, n);
+  const images = encodeImages(x.dataSync() as Float32Array);
+  const labels = Array.from(tf.tidy(() => tf.argMax(y, 1)).dataSync());
   tf.dispose([x, y]);
-  optimizer.dispose();
-  net.dispose();
-  return row;
+  return { images, labels };
+}
+
+/**
+ * One backend's step rows, timed in a step-server process of its own (a fresh process per backend:
+ * nothing another backend set up in this one can help or hinder it): per model, step and
+ * training-mode forward interleaved round-robin, each timed in the server through a read-back.
+ */
+async function benchBackendSteps(
+  backend: Backend,
+  plan: Plan,
+  set: ImageSet,
+  dataName: string,
+  server: { command: string[]; threads: ThreadsSetting },
+  progress: Progress,
+): Promise<StepRow[]> {
+  const models = plan.models.filter((m) => backend !== 'cpu' || m === 'small-cnn'); // the cpu backend's conv gradient takes minutes per step
+  if (models.length === 0) return [];
+  const client = new StepClient(`step server (${backend})`, [...server.command, 'step-server', '--backend', backend, '--threads', String(server.threads)]);
+  const rows: StepRow[] = [];
+  try {
+    const ready = await client.ready();
+    for (const model of models) {
+      const spec = modelSpec(model, plan, backend);
+      const real = set.size === spec.size && set.count >= spec.batch;
+      const setup = await client.request<{ params: number; tensors: number }>({
+        cmd: 'setup',
+        model,
+        size: spec.size,
+        batch: spec.batch,
+        classes: CLASSES,
+        seed: 1,
+        ...(spec.microBatch ? { microBatch: spec.microBatch } : {}),
+        ...(real ? firstBatchPayload(set, spec.batch) : {}),
+      });
+      const times = new Map<string, number[]>([['step', []], ['forward', []]]);
+      const order = ['step', 'forward'];
+      let tensorsAfterWarmup = setup.tensors;
+      let tensors = setup.tensors;
+      for (let round = 0; round < spec.warmup + spec.steps; round++) {
+        for (let k = 0; k < order.length; k++) {
+          const cmd = order[(round + k) % order.length];
+          const reply = await client.request<{ ms: number; loss?: number; tensors: number }>({ cmd });
+          if (cmd === 'step' && !Number.isFinite(reply.loss)) throw new Error(`${model} on ${backend}: loss ${reply.loss}`);
+          if (round >= spec.warmup) times.get(cmd)!.push(reply.ms);
+          tensors = reply.tensors;
+        }
+        if (round === spec.warmup - 1) tensorsAfterWarmup = tensors;
+      }
+      const stepMs = median(times.get('step')!);
+      const row: StepRow = {
+        backend,
+        model,
+        size: spec.size,
+        batch: spec.batch,
+        microBatch: spec.microBatch ?? null,
+        params: setup.params,
+        warmup: spec.warmup,
+        steps: spec.steps,
+        stepMs: +stepMs.toFixed(2),
+        imagesPerSecond: +((spec.batch * 1000) / stepMs).toFixed(2),
+        forwardMs: +median(times.get('forward')!).toFixed(2),
+        stepOverForward: +pairedRatio(times, 'step', 'forward').toFixed(3),
+        tensorGrowth: spec.warmup > 0 ? tensors - tensorsAfterWarmup : null,
+        data: real ? dataName : 'random',
+        pid: ready.pid ?? null,
+      };
+      rows.push(row);
+      progress(`${backend} ${model} ${spec.size}x${spec.size} batch ${spec.batch}: ${row.stepMs.toFixed(0)} ms/step, forward ${row.forwardMs.toFixed(0)} ms (own process)`);
+    }
+  } finally {
+    client.close();
+  }
+  return rows;
 }
 
 /** The small CNN's convolutions (default widths 32/64/128, two 3x3 'same' convs per stage) at batch `batch`. */
@@ -635,12 +666,18 @@ function benchKernels(plan: Plan, progress: Progress): BenchReport['kernels'] {
     const a = rand([n * h * w, 9 * ci]) as tf.Tensor2D;
     const b = rand([9 * ci, filters]) as tf.Tensor2D;
     const attrs = { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', dimRoundingMode: undefined };
+    // Each result is read back (one element) before the clock stops: a GPU queues kernels and
+    // returns at once, so without a read the time would be the dispatch, not the computation.
+    const done = (t: tf.Tensor) => {
+      readOne(t);
+      t.dispose();
+    };
     const variants = [
-      { name: 'filter', run: () => (engine.runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: [3, 3, ci, filters] } as never) as tf.Tensor).dispose() },
+      { name: 'filter', run: () => done(engine.runKernel('Conv2DBackpropFilter', { x, dy }, { ...attrs, filterShape: [3, 3, ci, filters] } as never) as tf.Tensor) },
       // The first layer's input gradient is never computed in training (the images are not variables).
-      ...(index === 0 ? [] : [{ name: 'input', run: () => (engine.runKernel('Conv2DBackpropInput', { dy, filter }, { ...attrs, inputShape: input } as never) as tf.Tensor).dispose() }]),
-      { name: 'conv', run: () => tf.conv2d(x, filter, 1, 'same').dispose() },
-      { name: 'matmul', run: () => tf.matMul(a, b).dispose() },
+      ...(index === 0 ? [] : [{ name: 'input', run: () => done(engine.runKernel('Conv2DBackpropInput', { dy, filter }, { ...attrs, inputShape: input } as never) as tf.Tensor) }]),
+      { name: 'conv', run: () => done(tf.conv2d(x, filter, 1, 'same')) },
+      { name: 'matmul', run: () => done(tf.matMul(a, b)) },
     ];
     const times = roundRobin(variants, warmup, reps);
     tf.dispose([x, filter, dy, a, b]);
@@ -935,12 +972,12 @@ export function formatBenchReport(r: BenchReport): string {
   parts.push(
     `fermix bench${r.quick ? ' --quick' : ''}: ${r.date}\n` +
       `${m.cpu}, ${m.availableParallelism} cores available, node ${m.node}, ${m.platform}, load average ${m.loadAverage.join(' ')} (at start)\n` +
-      `backend auto -> ${r.autoBackend.name} (${r.autoBackend.provider}): ${r.autoBackend.reasons.join('; ') || 'first choice'}\n` +
-      r.backends.map((b) => (b.available ? `backend ${b.name}: measured\n` : '')).join('') +
+      `backend auto -> ${r.autoBackend.name} (${r.autoBackend.provider}) on ${r.autoBackend.device}${r.autoBackend.deviceReason ? ` (${r.autoBackend.deviceReason})` : ''}: ${r.autoBackend.reasons.join('; ') || 'first choice'}\n` +
+      r.backends.map((b) => (b.available ? `backend ${b.name}: measured, on ${b.device}${b.deviceReason ? ` (${b.deviceReason})` : ''}\n` : '')).join('') +
       r.backends.filter((b) => !b.available).map((b) => `backend ${b.name}: not measured (${b.reason})\n`).join('').trimEnd(),
   );
   parts.push(
-    'training steps (median after warm-up; forward = model.apply in training mode, read back; step/forward = median of per-round ratios)\n' +
+    'training steps (each backend in a process of its own; median after warm-up; forward = model.apply in training mode, read back; step/forward = median of per-round ratios)\n' +
       table(
         ['backend', 'model', 'input', 'batch', 'params', 'warm+timed', 'step ms', 'images/s', 'forward ms', 'step/fwd', 'tensor growth', 'data'],
         r.steps.map((s) => [s.backend, s.model, `${s.size}x${s.size}`, s.microBatch ? `${s.batch}/${s.microBatch}` : s.batch, s.params.toLocaleString('en-US'), `${s.warmup}+${s.steps}`, fixed(s.stepMs, 0), fixed(s.imagesPerSecond, 1), fixed(s.forwardMs, 0), fixed(s.stepOverForward, 2), s.tensorGrowth ?? '-', s.data]),
@@ -982,6 +1019,8 @@ export function formatBenchReport(r: BenchReport): string {
   parts.push(
     `profile of one vanilla step (${rs.backend}, ${rs.model} batch ${rs.batch}; tf.profile, one run): step ${fixed(p.stepWallMs, 0)} ms wall, ${fixed(p.stepKernelMs, 0)} ms in kernels; ` +
       `training-mode forward ${fixed(p.forwardWallMs, 0)} ms wall, ${fixed(p.forwardKernelMs, 0)} ms in kernels\n` +
+      // tfjs-node's time() is the wall time around a kernel's launch: on a GPU that is the dispatch.
+      (rs.backend === 'tensorflow' ? 'on tensorflow each kernel is timed without waiting for it (tfjs-node\'s time() measures the launch): on a GPU these are dispatch times, not compute\n' : '') +
       table(
         ['kernel', 'calls', 'ms', '% of step'],
         [

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { isRunDir } from '@fermix/core';
 import { readSweepFile } from '../sweep/spec.js';
-import { runSweep } from '../sweep/runner.js';
+import { parseGpus, runSweep } from '../sweep/runner.js';
 import { createReporter } from '../progress.js';
 import { UsageError } from './train.js';
 import { listenForStop } from '../stop-signals.js';
@@ -11,6 +11,8 @@ export interface SweepCommandOptions {
   config?: string;
   out?: string;
   parallel?: string;
+  /** `--gpus 0,1`: pin runs to these GPUs, round-robin (CUDA_VISIBLE_DEVICES). */
+  gpus?: string;
   dryRun?: boolean;
 }
 
@@ -20,6 +22,7 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
   const sweep = readSweepFile(options.config);
   const parallel = options.parallel === undefined ? (sweep.spec.parallel ?? 1) : Number(options.parallel);
   if (!Number.isInteger(parallel) || parallel < 1) throw new UsageError(`--parallel expects an integer >= 1, got "${options.parallel}"`);
+  const gpus = options.gpus === undefined ? undefined : parseGpus(options.gpus);
   const out = path.resolve(
     options.out ?? (sweep.spec.out ? path.resolve(sweep.dir, sweep.spec.out) : path.join('runs', path.basename(sweep.file).replace(/(\.sweep)?\.ya?ml$/, ''))),
   );
@@ -38,7 +41,7 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
   const { logger } = createReporter();
   const signals = listenForStop(logger, 'stopping the sweep: each run stops after its current step and keeps its last checkpoint; start the same command again to resume');
   try {
-    const result = await runSweep({ sweep, out, parallel, logger }, () => signals.stopping);
+    const result = await runSweep({ sweep, out, parallel, logger, gpus }, () => signals.stopping);
     const finished = result.state.runs.filter((r) => r.status === 'finished').length;
     const inv = result.state.lastInvocation;
     process.stdout.write(

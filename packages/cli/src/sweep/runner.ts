@@ -19,6 +19,8 @@ export interface SweepRunRecord {
   status: RunStatus;
   /** How the last attempt started: fresh, or resumed from its folder. */
   started?: 'fresh' | 'resumed';
+  /** The GPU the last attempt was pinned to (--gpus), as CUDA_VISIBLE_DEVICES names it. */
+  gpu?: string;
   exitCode?: number | null;
   seconds?: number;
   /** CPU seconds the run's process used (user + system), from its metrics.json. */
@@ -52,6 +54,8 @@ export interface SweepRunnerOptions {
   trainCommand?: string[];
   /** Extra environment for the runs. */
   env?: NodeJS.ProcessEnv;
+  /** GPUs to pin runs to (`--gpus 0,1`): the run in slot k of `parallel` sees only gpus[k mod n] (CUDA_VISIBLE_DEVICES). */
+  gpus?: string[];
 }
 
 export interface SweepResult {
@@ -68,6 +72,30 @@ export function runThreadsEnv(parallel: number, env: NodeJS.ProcessEnv, cores: n
   if (env.FERMIX_THREADS) return {};
   const threads = splitCores(parallel, cores);
   return { FERMIX_THREADS: String(threads), FERMIX_THREADS_WHY: `${cores} core${cores === 1 ? '' : 's'} shared by ${parallel} run${parallel === 1 ? '' : 's'} at a time` };
+}
+
+/**
+ * The GPU variables of a run's process (fermix sweep's runs; workers call it too). TensorFlow
+ * reserves nearly all of a GPU's memory for the first process that touches it, so a second run on
+ * the same card fails: TF_FORCE_GPU_ALLOW_GROWTH=true makes each take what it needs, unless the user
+ * set it. With `gpus`, the run in slot `slot` (0 to parallel - 1; a finished run's slot goes to the
+ * next run) sees only gpus[slot mod gpus.length], round-robin, through CUDA_VISIBLE_DEVICES.
+ */
+export function runGpuEnv(slot: number, gpus: string[] | undefined, env: NodeJS.ProcessEnv): Record<string, string> {
+  return {
+    ...(env.TF_FORCE_GPU_ALLOW_GROWTH === undefined || env.TF_FORCE_GPU_ALLOW_GROWTH === '' ? { TF_FORCE_GPU_ALLOW_GROWTH: 'true' } : {}),
+    ...(gpus && gpus.length > 0 ? { CUDA_VISIBLE_DEVICES: gpus[slot % gpus.length] } : {}),
+  };
+}
+
+/** `--gpus 0,1`: device indices (or GPU-/MIG- UUIDs, as CUDA_VISIBLE_DEVICES takes them), comma-separated. */
+export function parseGpus(value: string): string[] {
+  const gpus = value.split(',').map((s) => s.trim());
+  const bad = gpus.filter((g) => !/^(\d+|(GPU|MIG)-[\w-]+)$/.test(g));
+  if (gpus.length === 0 || bad.length > 0) {
+    throw new UsageError(`--gpus expects device indices separated by commas, e.g. --gpus 0,1 (found ${JSON.stringify(value)})`);
+  }
+  return gpus;
 }
 
 /** How this process was started, so a run is the same `fermix` (built, or from sources under tsx). */
@@ -165,6 +193,9 @@ async function runLocked(options: SweepRunnerOptions, shouldStop: () => boolean)
   const threadsEnv = runThreadsEnv(parallel, { ...process.env, ...options.env });
   if (threadsEnv.FERMIX_THREADS) logger.info(`each run's wasm backend gets ${threadsEnv.FERMIX_THREADS} thread(s): ${threadsEnv.FERMIX_THREADS_WHY}`);
   const running = new Map<ChildProcess, SweepRunRecord>();
+  /** Which run holds each of the `parallel` slots (a slot picks the run's GPU with --gpus). */
+  const slots: (SweepRunRecord | null)[] = new Array(parallel).fill(null);
+  if (options.gpus) logger.info(`runs pinned to GPUs ${options.gpus.join(', ')} (CUDA_VISIBLE_DEVICES), round-robin over ${parallel} slot(s)`);
   const started = Date.now();
   let cpuSeconds = 0;
   let ran = 0;
@@ -177,25 +208,30 @@ async function runLocked(options: SweepRunnerOptions, shouldStop: () => boolean)
     mkdirSync(dir, { recursive: true });
     const argv = [...(options.trainCommand ?? selfCommand()), '-c', path.join(out, record.config), '--out', dir, ...(resume ? ['--resume'] : [])];
     const outFile = path.join(dir, 'train.out');
+    const slot = slots.indexOf(null);
+    slots[slot] = record;
+    const env = { ...process.env, ...options.env };
     const fd = openSync(outFile, 'a');
     const child = spawn(argv[0], argv.slice(1), {
       stdio: ['ignore', fd, fd, 'ipc'],
       // Its own process group: a Ctrl-C in the terminal reaches only the sweep, which passes on one
       // SIGINT (two would make a run quit at once instead of after its step).
       detached: true,
-      env: { ...process.env, ...options.env, ...threadsEnv, CI: 'true', FERMIX_SWEEP_RUN: record.name },
+      env: { ...env, ...threadsEnv, ...runGpuEnv(slot, options.gpus, env), CI: 'true', FERMIX_SWEEP_RUN: record.name },
     });
     closeSync(fd);
     writeFileSync(path.join(dir, '.pid'), String(child.pid ?? ''));
     record.status = 'running';
     record.started = resume ? 'resumed' : 'fresh';
+    if (options.gpus) record.gpu = options.gpus[slot % options.gpus.length];
     delete record.error;
     running.set(child, record);
     save();
-    logger.info(`${resume ? 'resuming' : 'starting'} ${record.name} (${records.indexOf(record) + 1}/${records.length})`, { pid: child.pid });
+    logger.info(`${resume ? 'resuming' : 'starting'} ${record.name} (${records.indexOf(record) + 1}/${records.length})`, { pid: child.pid, ...(options.gpus ? { gpu: options.gpus[slot % options.gpus.length] } : {}) });
     const t0 = Date.now();
     child.once('exit', (code, signal) => {
       running.delete(child);
+      slots[slot] = null;
       rmSync(path.join(dir, '.pid'), { force: true });
       record.exitCode = code;
       const finished = code === 0 && existsSync(runPaths(dir).metrics);

@@ -58,30 +58,44 @@ export const fusedBatchNormGrad: tf.GradConfig = {
 };
 
 /**
- * The gradient of Mean: dy / n broadcast back over the reduced axes, as tfjs-core 4.22's (same
- * values), without its `ones(x.shape)`, a JS-side Float32Array of the activation's size (6 ms for
- * [32, 48, 48, 32], invisible to tf.profile) moved onto the backend, and its two full passes
- * (multiply by it, then divide): here dy / n is computed on the [C] vector and broadcast by one
- * multiply with a backend-side fill of ones.
+ * dy, reshaped to keep the reduced axes as 1s, broadcast back to `shape` by one multiply with a
+ * backend-side fill of ones (the Fill kernel: on tfjs-node a native op on the device, nothing built
+ * on the host), optionally divided by `divisor` first (on the small [.., 1, .., C] tensor).
  */
-export const meanGrad: tf.GradConfig = {
-  kernelName: 'Mean',
-  inputsToSave: ['x'],
-  gradFunc: (dy, saved, attrs) => {
-    const [x] = saved as tf.Tensor[];
-    const { axis } = attrs as unknown as { axis: number | number[] };
-    const axes = tf.util.parseAxisParam(axis, x.shape);
-    const reduceSize = axes.reduce((n, a) => n * x.shape[a], 1);
-    return {
-      x: () => {
-        const expandedDyShape = x.shape.slice();
-        for (const a of axes) expandedDyShape[a] = 1;
-        const scaled = tf.div(tf.reshape(dy as tf.Tensor, expandedDyShape), tf.scalar(reduceSize));
-        return tf.mul(scaled, tf.fill(x.shape, 1, 'float32'));
-      },
-    };
-  },
-};
+function broadcastBack(dy: tf.Tensor, shape: number[], axes: number[], divisor = 1): tf.Tensor {
+  const expandedDyShape = shape.slice();
+  for (const a of axes) expandedDyShape[a] = 1;
+  const expanded = tf.reshape(dy, expandedDyShape);
+  const scaled = divisor === 1 ? expanded : tf.div(expanded, tf.scalar(divisor));
+  return tf.mul(scaled, tf.fill(shape, 1, 'float32'));
+}
+
+/** The gradient of a reduction over `axis`: dy broadcast back (divided by the count for a mean). */
+function reductionGrad(kernelName: 'Mean' | 'Sum'): tf.GradConfig {
+  return {
+    kernelName,
+    inputsToSave: ['x'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x] = saved as tf.Tensor[];
+      const { axis } = attrs as unknown as { axis: number | number[] };
+      const axes = tf.util.parseAxisParam(axis, x.shape);
+      const divisor = kernelName === 'Mean' ? axes.reduce((n, a) => n * x.shape[a], 1) : 1;
+      return { x: () => broadcastBack(dy as tf.Tensor, x.shape, axes, divisor) };
+    },
+  };
+}
+
+/**
+ * The gradient of Mean: dy / n broadcast back over the reduced axes, as tfjs-core 4.22's (same
+ * values), without its `ones(x.shape)`: a JS-side Float32Array of the activation's size (6 ms for
+ * [32, 48, 48, 32], invisible to tf.profile), which tfjs-node then copies to the device on every
+ * step (batch norm takes two Means per layer), and its two full passes (multiply by it, then
+ * divide): here dy / n is computed on the small tensor and broadcast by one multiply.
+ */
+export const meanGrad: tf.GradConfig = reductionGrad('Mean');
+
+/** The gradient of Sum: dy broadcast back over the reduced axes, as tfjs-core 4.22's, without its host-side `ones(x.shape)`. */
+export const sumGrad: tf.GradConfig = reductionGrad('Sum');
 
 /**
  * The gradient of Sub (a - b): tfjs-core 4.22's, with the reduction of a broadcast operand (batch
@@ -102,12 +116,15 @@ export const subGrad: tf.GradConfig = {
 };
 
 /**
- * Registers fermix's faster gradients (same values as tfjs-core's up to float rounding). Gradients
- * are global, not per backend; call this after tfjs-layers (or tfjs-core's register_all_gradients)
- * was imported, since that import registers tfjs-core's own.
+ * Registers fermix's gradients (same values as tfjs-core's up to float rounding) for every backend:
+ * fewer passes everywhere, and no activation-sized array built on the host and uploaded (tfjs-core's
+ * Mean and Sum gradients build one with `ones()`). Gradients are global, not per backend, and an
+ * import of tfjs-core (tfjs-layers, or tfjs-node's own copy) registers tfjs-core's again: call this
+ * after those imports; `selectBackend` and `initWasmBackend` do.
  */
 export function registerFastGradients(): void {
   tf.registerGradient(fusedBatchNormGrad);
   tf.registerGradient(meanGrad);
+  tf.registerGradient(sumGrad);
   tf.registerGradient(subGrad);
 }

@@ -115,7 +115,11 @@ const pluginEntry = z.union([
 
 export const configSchema = z.strictObject({
   seed: z.number().int().min(0).default(1),
-  backend: z.enum(['auto', 'tensorflow', 'wasm', 'cpu']).default('auto'),
+  /**
+   * `auto`: tfjs-node-gpu, tfjs-node, wasm, cpu, the first that starts. `gpu`: tfjs-node-gpu on a
+   * CUDA device, refusing to start without one. `tensorflow`: tfjs-node-gpu or tfjs-node.
+   */
+  backend: z.enum(['auto', 'gpu', 'tensorflow', 'wasm', 'cpu']).default('auto'),
   /**
    * Threads of the wasm backend: `auto` (FERMIX_THREADS when set, as fermix sweep sets it for its
    * runs; else every core) or a count (1: the single-thread build). The CLI's --threads overrides it.

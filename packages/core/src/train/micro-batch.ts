@@ -77,12 +77,40 @@ function viewTensors(views: View[]): tf.Tensor[] {
   return views.flatMap((v) => [v.x, v.y, ...(typeof v.weight === 'number' ? [] : [v.weight])]);
 }
 
+/** What `accumulateGradients` leaves on the backend: the gradients and the loss terms, unread. */
+export interface AccumulatedGradientTensors {
+  grads: tf.NamedTensorMap;
+  /** The terms' names, in the order of `termValues`. */
+  termNames: string[];
+  /** Each term of the batch's loss (the micro-batches' terms weighted by their sizes), [terms]. A new tensor. */
+  termValues: tf.Tensor1D;
+  microBatches: number;
+}
+
 /**
  * The gradient of the batch's mean loss as the size-weighted sum of the micro-batches' gradients,
  * computed one micro-batch at a time so only one micro-batch's activations are alive at once.
  * Leaves no tensors behind but the returned gradients.
  */
 export function accumulatedGradients(options: AccumulatedGradientsOptions): AccumulatedGradients {
+  const { grads, termNames, termValues, microBatches } = accumulateGradients(options);
+  const values = termValues.dataSync();
+  termValues.dispose();
+  const terms: Record<string, number> = {};
+  let total = 0;
+  termNames.forEach((name, i) => {
+    terms[name] = values[i];
+    total += values[i];
+  });
+  return { grads, loss: total, terms, microBatches };
+}
+
+/**
+ * `accumulatedGradients` without reading anything back: the loss terms stay on the backend as a
+ * tensor (the training step reads them with other steps', lazily). New tensors: the gradients and
+ * `termValues`.
+ */
+export function accumulateGradients(options: AccumulatedGradientsOptions): AccumulatedGradientTensors {
   const { model, views, loss, microBatch } = options;
   const training = options.training ?? true;
   if (!Number.isInteger(microBatch) || microBatch < 1) throw new Error(`microBatch: expected a positive integer, found ${microBatch}`);
@@ -151,13 +179,5 @@ export function accumulatedGradients(options: AccumulatedGradientsOptions): Accu
     }
   });
 
-  const values = termSum!.dataSync();
-  termSum!.dispose();
-  const terms: Record<string, number> = {};
-  let total = 0;
-  termNames!.forEach((name, i) => {
-    terms[name] = values[i];
-    total += values[i];
-  });
-  return { grads, loss: total, terms, microBatches: ranges.length };
+  return { grads, termNames: termNames!, termValues: termSum!, microBatches: ranges.length };
 }

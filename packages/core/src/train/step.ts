@@ -7,7 +7,7 @@ import type { Batch, FermixPlugin, LossTerms, PluginContext, StepResult, View } 
 import { clipByGlobalNorm } from './clip.js';
 import type { WeightEma } from './ema.js';
 import { weightedCrossEntropy } from './loss.js';
-import { accumulatedGradients } from './micro-batch.js';
+import { accumulateGradients } from './micro-batch.js';
 import { FermixOptimizer, setLearningRate } from './optimizers.js';
 import type { LrSchedule } from './schedules.js';
 
@@ -35,6 +35,22 @@ export interface TrainStepOptions {
   clipNorm?: number;
   /** Updated after each optimiser step (see ema.ts). */
   ema?: WeightEma;
+  /**
+   * When a step's loss is read back from the backend. `eager` (default): at the end of every step,
+   * so the result's `loss` and `terms` are plain numbers (one host sync per step). `lazy`: the loss
+   * terms stay on the backend, and the next batch's work can be queued while a GPU still computes;
+   * `step.readLosses()` reads every step not read yet in one sync (the Trainer does it every few
+   * steps and at the end of each epoch), and so does reading `loss` or `terms` of a step's result.
+   * The numbers are the same either way.
+   */
+  lossRead?: 'eager' | 'lazy';
+}
+
+/** One step's loss as read back: the step's index (its `ctx.step`), the total and each term. */
+export interface StepLosses {
+  step: number;
+  loss: number;
+  terms: Record<string, number>;
 }
 
 /** A plain batch from a user's loop: images [B, H, W, C] in [0, 1] and one-hot labels [B, K]. */
@@ -62,6 +78,14 @@ export interface TrainStep {
    * Trainer sets it for the first step to write samples.json. Null: nothing is called.
    */
   inspect: ((batch: Batch, drawn: StepResult['drawn']) => void) | null;
+  /**
+   * With `lossRead: 'lazy'`: reads the losses of every step not read yet in one sync with the
+   * backend, oldest first, and frees what they kept there. Empty in eager mode, or when every step
+   * was read.
+   */
+  readLosses(): StepLosses[];
+  /** Steps whose losses are still on the backend (lazy mode). */
+  readonly pendingLosses: number;
 }
 
 function asBatch(input: Batch | PlainBatch): Batch {
@@ -107,6 +131,13 @@ function scheduledLr(schedule: LrSchedule, step: number): number {
   return lr;
 }
 
+/** A step's read-back terms as numbers, and their sum: the same arithmetic in eager and lazy mode. */
+function lossesOf(step: number, names: string[], values: ArrayLike<number>): StepLosses {
+  const terms: Record<string, number> = Object.fromEntries(names.map((name, i) => [name, values[i]]));
+  const loss = Object.values(terms).reduce((a, b) => a + b, 0);
+  return { step, loss, terms };
+}
+
 /**
  * The fermix training step as a function for any tfjs loop: plugins transform the batch, all views
  * go through one forward pass, one weighted cross-entropy term per view, plugins compose the loss,
@@ -121,6 +152,29 @@ export function createTrainStep(options: TrainStepOptions): TrainStep {
   const training = options.training ?? true;
   const microBatch = options.microBatch;
   const { schedule, clipNorm, ema } = options;
+  const lazy = options.lossRead === 'lazy';
+  if (options.lossRead !== undefined && options.lossRead !== 'eager' && !lazy) throw new Error(`lossRead: expected "eager" or "lazy", found ${JSON.stringify(options.lossRead)}`);
+  /** Lazy mode: each unread step's terms, on the backend, and where to put their values. */
+  const pending: { step: number; names: string[]; values: tf.Tensor1D; resolve: (read: StepLosses) => void }[] = [];
+  const readLosses = (): StepLosses[] => {
+    if (pending.length === 0) return [];
+    const unread = pending.splice(0);
+    let flat: Float32Array;
+    try {
+      const all = unread.length === 1 ? unread[0].values : tf.concat(unread.map((p) => p.values));
+      flat = all.dataSync() as Float32Array;
+      if (all !== unread[0].values) all.dispose();
+    } finally {
+      tf.dispose(unread.map((p) => p.values));
+    }
+    let offset = 0;
+    return unread.map((p) => {
+      const read = lossesOf(p.step, p.names, flat.subarray(offset, offset + p.names.length));
+      offset += p.names.length;
+      p.resolve(read);
+      return read;
+    });
+  };
   const batchHooks = plugins.filter((p) => p.transformBatch);
   const lossHooks = plugins.filter((p) => p.composeLoss);
 
@@ -146,57 +200,78 @@ export function createTrainStep(options: TrainStepOptions): TrainStep {
       if (Object.keys(terms).length === 0) throw new Error('composeLoss left no loss terms');
       return terms;
     };
-    let terms: Record<string, number> = {};
+    let termNames: string[] = [];
+    let termValues: tf.Tensor1D | undefined;
     let batchSize = 0;
     const lr = schedule ? scheduledLr(schedule, run.step) : undefined;
     if (lr !== undefined) setLearningRate(optimizer, lr);
     if (optimizer instanceof FermixOptimizer) optimizer.skip = run.frozen;
-    tf.tidy(() => {
-      let batch = asBatch(input);
-      for (const plugin of batchHooks) {
-        batch = plugin.transformBatch!(batch, contextFor(plugin));
-        checkViews(batch, `plugin "${plugin.name}" transformBatch`);
-      }
-      checkViews(batch, 'transformBatch');
-      run.inspect?.(batch, drawn);
-      const names = Object.keys(batch.views);
-      const views = names.map((n) => batch.views[n]);
-      batchSize = (batch.views.real ?? views[0]).x.shape[0];
-      const all = model.trainableWeights.map((w) => w.read() as tf.Variable);
-      const frozen = run.frozen;
-      const active = frozen ? all.filter((v) => !frozen.has(v.name)) : all;
-      let grads: tf.NamedTensorMap;
-      if (microBatch && microBatch < Math.max(...views.map((v) => v.x.shape[0]))) {
-        const r = accumulatedGradients({ model, views, microBatch, training, variables: active, loss: (probs, sliced) => lossTerms(probs, sliced, names) });
-        grads = r.grads;
-        terms = r.terms;
-      } else {
-        let kept: tf.Tensor1D | undefined;
-        let termNames: string[] = [];
-        grads = tf.variableGrads(() => {
-          const t = lossTerms(forwardViews(model, views, training), views, names);
-          termNames = Object.keys(t);
-          const values = termNames.map((k) => t[k]);
-          kept = tf.keep(tf.stack(values) as tf.Tensor1D);
-          return (values.length === 1 ? values[0] : tf.addN(values)) as tf.Scalar;
-        }, active).grads;
-        const values = kept!.dataSync();
-        kept!.dispose();
-        terms = Object.fromEntries(termNames.map((name, i) => [name, values[i]]));
-      }
-      // Frozen variables get a zero gradient, in the same order as always: the optimizer keys its
-      // moments by position, so the variable list must not change when freezing ends.
-      let ordered: tf.NamedTensorMap = {};
-      for (const v of all) ordered[v.name] = grads[v.name] ?? tf.zerosLike(v);
-      if (clipNorm) ordered = clipByGlobalNorm(ordered, clipNorm).grads;
-      optimizer.applyGradients(ordered);
-      ema?.update();
-    });
-    const loss = Object.values(terms).reduce((a, b) => a + b, 0);
+    try {
+      tf.tidy(() => {
+        let batch = asBatch(input);
+        for (const plugin of batchHooks) {
+          batch = plugin.transformBatch!(batch, contextFor(plugin));
+          checkViews(batch, `plugin "${plugin.name}" transformBatch`);
+        }
+        checkViews(batch, 'transformBatch');
+        run.inspect?.(batch, drawn);
+        const names = Object.keys(batch.views);
+        const views = names.map((n) => batch.views[n]);
+        batchSize = (batch.views.real ?? views[0]).x.shape[0];
+        const all = model.trainableWeights.map((w) => w.read() as tf.Variable);
+        const frozen = run.frozen;
+        const active = frozen ? all.filter((v) => !frozen.has(v.name)) : all;
+        let grads: tf.NamedTensorMap;
+        if (microBatch && microBatch < Math.max(...views.map((v) => v.x.shape[0]))) {
+          const r = accumulateGradients({ model, views, microBatch, training, variables: active, loss: (probs, sliced) => lossTerms(probs, sliced, names) });
+          grads = r.grads;
+          termNames = r.termNames;
+          termValues = tf.keep(r.termValues);
+        } else {
+          grads = tf.variableGrads(() => {
+            const t = lossTerms(forwardViews(model, views, training), views, names);
+            termNames = Object.keys(t);
+            const values = termNames.map((k) => t[k]);
+            termValues = tf.keep(tf.stack(values) as tf.Tensor1D);
+            return (values.length === 1 ? values[0] : tf.addN(values)) as tf.Scalar;
+          }, active).grads;
+        }
+        // Frozen variables get a zero gradient, in the same order as always: the optimizer keys its
+        // moments by position, so the variable list must not change when freezing ends.
+        let ordered: tf.NamedTensorMap = {};
+        for (const v of all) ordered[v.name] = grads[v.name] ?? tf.zerosLike(v);
+        if (clipNorm) ordered = clipByGlobalNorm(ordered, clipNorm).grads;
+        optimizer.applyGradients(ordered);
+        ema?.update();
+      });
+    } catch (err) {
+      termValues?.dispose();
+      throw err;
+    }
+    const step = run.step;
     run.step++;
-    return { loss, terms, drawn, batchSize, ...(lr !== undefined ? { lr } : {}) };
+    const rest = { drawn, batchSize, step, ...(lr !== undefined ? { lr } : {}) };
+    if (!lazy) {
+      const values = termValues!.dataSync();
+      termValues!.dispose();
+      const { loss, terms } = lossesOf(step, termNames, values);
+      return { loss, terms, ...rest };
+    }
+    // Lazy: loss and terms are read with the other unread steps' on first use (or by readLosses).
+    let read: StepLosses | undefined;
+    pending.push({ step, names: termNames, values: termValues!, resolve: (r) => (read = r) });
+    const value = () => {
+      if (!read) readLosses();
+      return read!;
+    };
+    return Object.defineProperties(rest, {
+      loss: { get: () => value().loss, enumerable: true },
+      terms: { get: () => value().terms, enumerable: true },
+    }) as StepResult;
   }) as TrainStep;
   Object.defineProperty(run, 'rng', { value: rng, enumerable: true });
+  Object.defineProperty(run, 'pendingLosses', { get: () => pending.length, enumerable: true });
+  run.readLosses = readLosses;
   run.step = 0;
   run.frozen = null;
   run.inspect = null;

@@ -21,8 +21,9 @@ import { balancedClassWeights, balancedOrder, classCounts } from '../data/balanc
 import { validateModelConfig, type BackboneRegistry } from '../registry.js';
 import { Rng } from '../rng.js';
 import { appendLog, runPaths, writeFileAtomic, writeResolvedConfig, type RunPaths } from '../run-folder.js';
-import type { EpochSummary, FermixPlugin, PluginContext, SetupContext, TrainSummary } from '../types.js';
+import type { EpochSummary, FermixPlugin, PluginContext, SetupContext, StepResult, TrainSummary } from '../types.js';
 import { batchRanges, batchTensors } from './batches.js';
+import { DivergenceError, likelyCause, nonFiniteVariables } from './divergence.js';
 import { createWeightEma, type WeightEma } from './ema.js';
 import { evaluateSplit, recalibrateBatchNormSplit } from './evaluate.js';
 import { createOptimizer } from './optimizers.js';
@@ -35,7 +36,10 @@ export interface ProgressEvent {
   epochs: number;
   step: number;
   steps: number;
-  /** Mean loss over the epoch so far. */
+  /**
+   * Mean loss over the epoch's steps read so far: losses are read from the backend every
+   * `lossReadEvery` steps, so it lags behind `step` by up to that many; NaN before the first read.
+   */
   loss: number;
   imagesPerSecond: number;
   /** Seconds left in the whole run at the current pace (without early stopping). */
@@ -55,6 +59,13 @@ export interface TrainerOptions {
   onDownloadProgress?: (progress: DownloadProgress) => void;
   /** Checked between steps: when it returns true the run stops, keeping its last checkpoint. */
   shouldStop?: () => boolean;
+  /**
+   * Read the training loss from the backend every this many steps (more often in an epoch of fewer
+   * than 4 x that many steps: at least each quarter of it; and at each epoch's end); default
+   * LOSS_READ_EVERY. 1 reads every step (the step's `lossRead: 'eager'`). The logged losses are the
+   * same for any value; a NaN is found at the next read, named by its own step.
+   */
+  lossReadEvery?: number;
 }
 
 /** One epoch in `metrics.json`'s history and in `log.jsonl`. */
@@ -81,6 +92,10 @@ export type RunMetrics = ClassificationMetrics & {
   stoppedEarly: boolean;
   interrupted: boolean;
   backend: string;
+  /** Where the backend computed: GPU only for tfjs-node-gpu on a CUDA device. */
+  device: 'GPU' | 'CPU';
+  /** Why the CPU, when tfjs-node-gpu found no usable CUDA device. */
+  deviceReason?: string;
   /** Threads the backend's kernels ran on (wasm, cpu), and why that many. */
   threads?: number;
   threadsReason?: string;
@@ -101,6 +116,13 @@ export interface TrainResult {
   model: tfl.LayersModel;
   runDir?: string;
 }
+
+/**
+ * Training losses are read back from the backend every this many steps (at least four times an
+ * epoch, and at its end), not every step: a read waits for the backend, and on a GPU that stops the
+ * next batch's work from being queued while the current one computes.
+ */
+export const LOSS_READ_EVERY = 16;
 
 function better(monitor: MonitorName, value: number, best: number | null): boolean {
   if (best === null) return true;
@@ -157,6 +179,8 @@ export class Trainer {
     const optimizer = createOptimizer(config.train.optimizer);
     const ranges = batchRanges(trainSet.count, config.train.batchSize);
     const schedule = this.scheduleFor(ranges.length);
+    const readEvery = this.options.lossReadEvery ?? LOSS_READ_EVERY;
+    if (!Number.isInteger(readEvery) || readEvery < 1) throw new Error(`lossReadEvery: expected an integer >= 1, found ${readEvery}`);
     const ema = config.train.ema ? createWeightEma(model.trainableWeights.map((w) => w.read() as tf.Variable), config.train.ema.decay) : undefined;
     const step = createTrainStep({
       model,
@@ -165,11 +189,13 @@ export class Trainer {
       rng: pluginRng,
       logger,
       container: this.container,
-      microBatch: this.microBatchFor(backend),
+      microBatch: config.train.microBatch,
       schedule,
       clipNorm: config.train.clipNorm,
       ema,
+      lossRead: readEvery === 1 ? 'eager' : 'lazy',
     });
+    if (config.train.microBatch) logger.info(`micro-batches of ${config.train.microBatch}: gradients accumulated over each batch of ${config.train.batchSize}`);
     // model.freezeBackbone: only the classifier trains for the first N epochs.
     const backboneVariables = new Set(model.trainableWeights.filter((w) => !w.name.startsWith('predictions/')).map((w) => (w.read() as tf.Variable).name));
 
@@ -181,6 +207,8 @@ export class Trainer {
     let bestMetrics: ClassificationMetrics | null = null;
     let bestWeights: tf.Tensor[] | null = null;
     let firstEpoch = 0;
+    /** The epoch of the last checkpoint written (or resumed from), for the message of a divergence. */
+    let lastCheckpointEpoch: number | null = null;
 
     if (!this.paths && this.options.resume) throw new Error('resume needs a run folder (runDir) to resume from');
     const resuming = Boolean(this.options.resume && this.paths && store.exists(this.paths.lastCheckpoint));
@@ -195,6 +223,7 @@ export class Trainer {
       pluginRng.setState(state.rng.plugins);
       step.step = state.step;
       firstEpoch = state.epoch + 1;
+      lastCheckpointEpoch = state.epoch;
       bestMetric = state.bestMetric;
       bestEpoch = state.bestEpoch;
       history = (state.extra?.history as EpochRecord[]) ?? [];
@@ -247,56 +276,79 @@ export class Trainer {
       const lr = schedule.lrAt(step.step);
       const order = config.train.sampler === 'balanced' ? balancedOrder(trainSet.labels, classes.length, trainSet.count, dataRng) : dataRng.permutation(trainSet.count);
       let lossSum = 0;
+      let lossesRead = 0;
       let waitMs = 0;
       let images = 0;
       let steps = 0;
       let i = -1;
+      // At least four reads an epoch, so the progress line has a loss each quarter of a short epoch.
+      const readWindow = Math.min(readEvery, Math.max(1, Math.ceil(ranges.length / 4)));
+      /** Steps of this epoch whose loss is still on the backend; `settle` reads them, oldest first. */
+      const unread: { index: number; result: StepResult }[] = [];
+      const settle = () => {
+        step.readLosses();
+        for (const { index, result } of unread.splice(0)) {
+          if (!Number.isFinite(result.loss)) throw this.divergedAt(epoch, index, result, lastCheckpointEpoch);
+          lossSum += result.loss;
+          lossesRead++;
+        }
+      };
       let tFetch = performance.now();
       // In memory, or streamed from disk and decoded ahead in worker threads: the same batches.
       // Leaving the loop (break, throw) stops the stream.
-      for await (const host of trainSet.batches(order, ranges)) {
-        i++;
-        waitMs += performance.now() - tFetch; // waiting for the batch: decoding, when streamed
-        // A turn of the event loop between steps, so signals and a closed IPC channel (fermix sweep) are seen.
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        if (this.options.shouldStop?.()) {
-          interrupted = true;
-          break;
+      try {
+        for await (const host of trainSet.batches(order, ranges)) {
+          i++;
+          waitMs += performance.now() - tFetch; // waiting for the batch: decoding, when streamed
+          // A turn of the event loop between steps, so signals and a closed IPC channel (fermix sweep) are seen.
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          if (this.options.shouldStop?.()) {
+            interrupted = true;
+            break;
+          }
+          const tWait = performance.now();
+          const { x, y } = batchTensors(host, trainSet.size, classes.length);
+          const weight = classWeights ? tf.tensor1d(Array.from(host.labels, (label) => classWeights[label])) : 1;
+          waitMs += performance.now() - tWait;
+          let result: StepResult;
+          try {
+            result = step({ views: { real: { x, y, weight } } }, { epoch });
+          } finally {
+            tf.dispose([x, y, ...(typeof weight === 'number' ? [] : [weight])]);
+          }
+          unread.push({ index: i, result });
+          if (unread.length >= readWindow) settle();
+          images += result.batchSize;
+          steps = i + 1;
+          for (const plugin of plugins) {
+            if (plugin.onStepEnd) await this.hook(plugin, 'onStepEnd', () => plugin.onStepEnd!(result, ctxFor(epoch)));
+          }
+          const elapsed = (performance.now() - t0) / 1000;
+          const perStep = elapsed / (i + 1);
+          this.options.onProgress?.({
+            epoch,
+            epochs,
+            step: i + 1,
+            steps: ranges.length,
+            loss: lossesRead > 0 ? lossSum / lossesRead : NaN,
+            imagesPerSecond: images / elapsed,
+            etaSeconds: perStep * (ranges.length - i - 1) + (epochs - epoch - 1) * (secondsPerEpoch || perStep * ranges.length),
+          });
+          tFetch = performance.now();
         }
-        const tWait = performance.now();
-        const { x, y } = batchTensors(host, trainSet.size, classes.length);
-        const weight = classWeights ? tf.tensor1d(Array.from(host.labels, (label) => classWeights[label])) : 1;
-        waitMs += performance.now() - tWait;
-        let result;
-        try {
-          result = step({ views: { real: { x, y, weight } } }, { epoch });
-        } finally {
-          tf.dispose([x, y, ...(typeof weight === 'number' ? [] : [weight])]);
-        }
-        if (!Number.isFinite(result.loss)) {
-          throw new Error(`loss became ${result.loss} at epoch ${epoch + 1}, step ${i + 1} (terms ${JSON.stringify(result.terms)}); lower train.optimizer.lr`);
-        }
-        lossSum += result.loss;
-        images += result.batchSize;
-        steps = i + 1;
-        for (const plugin of plugins) {
-          if (plugin.onStepEnd) await this.hook(plugin, 'onStepEnd', () => plugin.onStepEnd!(result, ctxFor(epoch)));
-        }
-        const elapsed = (performance.now() - t0) / 1000;
-        const perStep = elapsed / (i + 1);
-        this.options.onProgress?.({
-          epoch,
-          epochs,
-          step: i + 1,
-          steps: ranges.length,
-          loss: lossSum / (i + 1),
-          imagesPerSecond: images / elapsed,
-          etaSeconds: perStep * (ranges.length - i - 1) + (epochs - epoch - 1) * (secondsPerEpoch || perStep * ranges.length),
-        });
-        tFetch = performance.now();
+        settle();
+      } finally {
+        // A failure elsewhere (a plugin, the data) leaves nothing behind on the backend.
+        if (step.pendingLosses > 0) step.readLosses();
       }
       if (interrupted) break;
       const trainSeconds = (performance.now() - t0) / 1000;
+      // A last step can break the weights while its own loss was finite: never evaluate or save them.
+      const broken = nonFiniteVariables(model.weights.map((w) => w.read() as tf.Variable));
+      if (broken.length > 0) {
+        const lastLr = schedule.lrAt(step.step - 1);
+        throw new DivergenceError({ epoch: epoch + 1, step: steps, runStep: step.step - 1, weights: broken, lr: lastLr, cause: likelyCause(step.step - 1, lastLr), kept: this.paths ? keptCheckpoint(lastCheckpointEpoch) : undefined });
+      }
 
       // With an EMA, the averaged weights are evaluated (batch norm recalibrated for them), kept as
       // the best and saved as the best checkpoint; the trained weights come back before training goes on.
@@ -349,7 +401,10 @@ export class Trainer {
         if (improved) await store.save(this.paths.bestCheckpoint, { model, optimizer, state });
       }
       restoreTrained?.();
-      if (this.paths) await store.save(this.paths.lastCheckpoint, { model, optimizer, state, ema });
+      if (this.paths) {
+        await store.save(this.paths.lastCheckpoint, { model, optimizer, state, ema });
+        lastCheckpointEpoch = epoch;
+      }
       const summary: EpochSummary = { epoch, trainLoss: record.trainLoss, metrics, seconds: record.seconds, improved };
       for (const plugin of plugins) {
         if (plugin.onEpochEnd) await this.hook(plugin, 'onEpochEnd', () => plugin.onEpochEnd!(summary, ctxFor(epoch)));
@@ -376,6 +431,8 @@ export class Trainer {
       stoppedEarly,
       interrupted,
       backend: backend.name,
+      device: backend.device,
+      ...(backend.deviceReason ? { deviceReason: backend.deviceReason } : {}),
       ...(backend.threads === undefined ? {} : { threads: backend.threads, threadsReason: backend.threadsReason }),
       ...(backend.accelerator ? { accelerator: `onnxruntime ${backend.accelerator.version}` } : {}),
       seconds: (Date.now() - started) / 1000,
@@ -411,14 +468,18 @@ export class Trainer {
     return createSchedule({ ...schedule, mode }, { lr: optimizer.lr, stepsPerEpoch, epochs });
   }
 
-  /** Micro-batches exist for wasm's 4 GiB heap; tfjs-node (CPU or GPU) computes the whole batch. */
-  private microBatchFor(backend: BackendChoice): number | undefined {
-    const { microBatch } = this.config.train;
-    if (microBatch && backend.name === 'tensorflow') {
-      this.logger.info(`train.microBatch ${microBatch} is off on the tensorflow backend: whole batches of ${this.config.train.batchSize}`);
-      return undefined;
-    }
-    return microBatch;
+  /** The error for a step whose loss was read as NaN or infinite: where, the likely cause, and the checkpoint that stays. */
+  private divergedAt(epoch: number, index: number, result: StepResult, lastCheckpointEpoch: number | null): DivergenceError {
+    return new DivergenceError({
+      epoch: epoch + 1,
+      step: index + 1,
+      runStep: result.step,
+      loss: result.loss,
+      terms: result.terms,
+      lr: result.lr,
+      cause: likelyCause(result.step, result.lr),
+      kept: this.paths ? keptCheckpoint(lastCheckpointEpoch) : undefined,
+    });
   }
 
   /** Train, then test, in memory while they fit data.cacheMB (train first), streamed from disk otherwise. */
@@ -461,6 +522,10 @@ function swapInEma(model: tfl.LayersModel, ema: WeightEma): () => void {
     statistics.forEach((v, i) => v.assign(saved[i]));
     tf.dispose(saved);
   };
+}
+
+function keptCheckpoint(epoch: number | null): string | undefined {
+  return epoch === null ? undefined : `checkpoints/last, after epoch ${epoch + 1}`;
 }
 
 function cpuSecondsSince(start: NodeJS.CpuUsage): number {

@@ -1,4 +1,4 @@
-import { alphaLabel, arrow, dropoutLabel, keyCells, keyHeader, meanStd, NONE, pct, rowLabel } from '../format.js';
+import { alphaLabel, arrow, backendLabel, dropoutLabel, keyCells, keyHeader, meanStd, NONE, pct, rowLabel } from '../format.js';
 import type { MetricSummary } from '../stats.js';
 import type { AblationTable, Report } from '../tables.js';
 import { esc } from './escape.js';
@@ -73,13 +73,13 @@ export function perClassHtml(report: Report): string {
 export function runsHtml(report: Report): string {
   const { unfinished } = report.collection;
   const runs = report.rows.flatMap((r) => r.runs);
-  const header = ['run', 'method', 'alpha', 'dropout', 'seed', 'accuracy', 'macro F1', 'avg. accuracy', 'best epoch', 'epochs', 'seconds'];
+  const header = ['run', 'method', 'alpha', 'dropout', 'seed', 'accuracy', 'macro F1', 'avg. accuracy', 'best epoch', 'epochs', 'seconds', 'backend'];
   const rows = [
     ...runs.map((r) => ({
       cells: [
         esc(r.name), esc(r.settings.method), alphaLabel(r.settings.alpha), dropoutLabel(r.settings.dropout), esc(r.settings.seed),
         pct(r.metrics.accuracy), pct(r.metrics.macroF1), pct(r.metrics.averageAccuracy), String((r.metrics.bestEpoch ?? -1) + 1),
-        esc(r.metrics.epochsRun ?? r.metrics.history.length), esc(typeof r.metrics.seconds === 'number' ? r.metrics.seconds.toFixed(0) : NONE),
+        esc(r.metrics.epochsRun ?? r.metrics.history.length), esc(typeof r.metrics.seconds === 'number' ? r.metrics.seconds.toFixed(0) : NONE), esc(backendLabel(r.metrics)),
       ],
     })),
     ...unfinished.map((u) => ({
