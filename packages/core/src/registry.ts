@@ -75,8 +75,13 @@ export async function loadBackbonePackages(config: Pick<FermixConfig, 'backboneP
  * Checks the config's backbone name and `model.options` before anything starts; errors name the
  * YAML path (`model.options.widths`).
  */
-export function validateModelConfig(config: Pick<FermixConfig, 'model' | 'configFile'>, registry: BackboneRegistry): void {
+export function validateModelConfig(config: Pick<FermixConfig, 'model' | 'configFile'> & { data?: Pick<FermixConfig['data'], 'imageSize'> }, registry: BackboneRegistry): void {
   const backbone = registry.get(config.model.backbone);
+  const size = config.data?.imageSize;
+  if (size !== undefined && size < backbone.minInputSize) {
+    const p = ['data', 'imageSize'];
+    throw new ConfigError([{ path: p, expected: `at least ${backbone.minInputSize} for backbone ${backbone.name} (its smallest input)`, found: size, location: locateInConfig(config, p) }], config.configFile);
+  }
   if (!backbone.parseOptions) return;
   try {
     backbone.parseOptions(config.model.options);
@@ -182,6 +187,19 @@ export function findPackageEntry(pkg: string, fromDir: string): string | null {
   }
 }
 
+const HOOKS = ['setup', 'transformModel', 'transformBatch', 'composeLoss', 'onStepEnd', 'onEpochEnd', 'onTrainEnd'] as const;
+
+/** Why what a plugin factory returned is not a plugin (an object with a name, an apiVersion and function hooks), or null. */
+function malformedPlugin(plugin: unknown): string | null {
+  if (plugin === null || typeof plugin !== 'object') return `an object { name, apiVersion, ...hooks }, but the factory returned ${plugin === null ? 'null' : typeof plugin}`;
+  const p = plugin as Record<string, unknown>;
+  if (typeof p.name !== 'string' || p.name === '') return 'a plugin with a name (a non-empty string)';
+  if (typeof p.apiVersion !== 'number') return `"${p.name}" to declare its apiVersion (a number; this @fermix/core supports ${SUPPORTED_PLUGIN_API_VERSIONS.join(', ')}), found ${JSON.stringify(p.apiVersion) ?? 'none'}`;
+  const notFunctions = HOOKS.filter((h) => p[h] !== undefined && typeof p[h] !== 'function');
+  if (notFunctions.length > 0) return `"${p.name}"'s hooks to be functions (${notFunctions.join(', ')} ${notFunctions.length === 1 ? 'is' : 'are'} not)`;
+  return null;
+}
+
 /** Name and raw options of a `plugins:` entry. */
 export function pluginEntry(entry: string | Record<string, unknown>): { name: string; options: unknown } {
   if (typeof entry === 'string') return { name: entry, options: {} };
@@ -213,6 +231,11 @@ export async function resolvePlugins(
     try {
       const parsed = factory.parseOptions ? factory.parseOptions(options) : options;
       const plugin = factory(parsed);
+      const malformed = malformedPlugin(plugin);
+      if (malformed) {
+        issues.push({ path: ['plugins', i, name], expected: `a plugin from the package's factory: ${malformed}`, location: at(['plugins', i]) });
+        continue;
+      }
       if (!SUPPORTED_PLUGIN_API_VERSIONS.includes(plugin.apiVersion)) {
         issues.push({
           path: ['plugins', i, name],

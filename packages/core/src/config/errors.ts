@@ -24,9 +24,19 @@ export function formatPath(path: ConfigPath): string {
   return out || '(root)';
 }
 
+/** The value found, in at most 80 characters; never throws (cycles, BigInt, numbers JSON cannot spell). */
 function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value);
+  let text: string;
+  if (typeof value === 'number' && !Number.isFinite(value)) text = String(value); // NaN, Infinity: JSON says null
+  else if (typeof value === 'number' && Object.is(value, -0)) text = '-0';
+  else {
+    try {
+      text = JSON.stringify(value) ?? String(value);
+    } catch {
+      text = Array.isArray(value) ? '[...]' : typeof value === 'object' && value !== null ? '{...}' : String(value);
+    }
+  }
   return text.length > 80 ? text.slice(0, 77) + '...' : text;
 }
 

@@ -1,9 +1,13 @@
 import { z } from 'zod';
+import { DEFAULT_MAX_PIXELS } from '../data/decode.js';
 import { MONITORABLE } from '../metrics.js';
 import { OPTIMIZER_NAMES, type OptimizerName } from '../train/optimizers.js';
 import { SCHEDULE_NAMES, type ScheduleName } from '../train/schedules.js';
 
 const positiveInt = z.number().int().min(1);
+const MAX_SYNTHETIC_PER_CLASS = 100_000;
+/** The largest `data.maxPixels`: 1 GB as RGBA, about what one decode may take. */
+const MAX_PIXELS_LIMIT = 250_000_000;
 
 /** The keys each optimizer takes besides name, lr, weightDecay and noDecayForNormAndBias. */
 export const OPTIMIZER_KEYS: Record<OptimizerName, string[]> = {
@@ -139,9 +143,9 @@ export const configSchema = z.strictObject({
       imageSize: z.number().int().min(8).max(1024).optional(),
       trainSplit: z.string().min(1).default('train'),
       testSplit: z.string().min(1).default('test'),
-      /** synthetic: images per class in each split. */
-      trainPerClass: positiveInt.default(200),
-      testPerClass: positiveInt.default(50),
+      /** synthetic: images per class in each split (drawn into memory: at most 100,000). */
+      trainPerClass: positiveInt.max(MAX_SYNTHETIC_PER_CLASS).default(200),
+      testPerClass: positiveInt.max(MAX_SYNTHETIC_PER_CLASS).default(50),
       /** rafdb, affectnet: images listed but not on disk are an error, or skipped with a warning. */
       onMissing: z.enum(['error', 'skip']).default('error'),
       /** affectnet: 7 canonical classes (contempt dropped), or 8 with contempt last. */
@@ -151,6 +155,12 @@ export const configSchema = z.strictObject({
        * a split over what is left is streamed from disk. 0 streams every split that can be.
        */
       cacheMB: z.number().int().min(0).default(2048),
+      /**
+       * Decompression-bomb guard: an image whose header declares more pixels (width x height) than
+       * this is skipped before anything is allocated for it. The default, 40 MP, is a 160 MB RGBA
+       * buffer once decoded; a face crop never needs more.
+       */
+      maxPixels: z.number().int().min(1).max(MAX_PIXELS_LIMIT).default(DEFAULT_MAX_PIXELS),
       /** Streaming: batches decoded ahead of the training step (memory: prefetch x batch x imageSize² x 3 bytes). */
       prefetch: z.number().int().min(1).max(64).default(4),
       /**
@@ -207,6 +217,7 @@ export const configSchema = z.strictObject({
       onMissing: 'error',
       affectnetClasses: 7,
       cacheMB: 2048,
+      maxPixels: DEFAULT_MAX_PIXELS,
       prefetch: 4,
     }),
   model: z
