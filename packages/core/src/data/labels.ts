@@ -78,6 +78,14 @@ export function canonicalOrder(names: readonly string[]): string[] | null {
 // Entries of label files and CSVs
 
 /**
+ * Text from a data file for a message: quoted, control characters (NUL...) escaped, at most `max`
+ * characters, so a malformed line of any length gives a readable error.
+ */
+export function quoted(text: string, max = 80): string {
+  return JSON.stringify(text.length > max ? `${text.slice(0, max)}...` : text);
+}
+
+/**
  * Why a relative file name from a label file or CSV must not be used, or undefined when it is
  * safe: it must stay inside the dataset (no absolute path, drive letter or `..` segment).
  */
@@ -85,9 +93,9 @@ export function unsafeEntryReason(entry: string): string | undefined {
   if (entry.length === 0) return 'empty file name';
   if (entry.includes('\0')) return 'file name contains a NUL character';
   if (path.posix.isAbsolute(entry) || path.win32.isAbsolute(entry) || /^[A-Za-z]:/.test(entry)) {
-    return `absolute path "${entry}" (entries must be relative to the dataset)`;
+    return `absolute path ${quoted(entry)} (entries must be relative to the dataset)`;
   }
-  if (entry.split(/[\\/]+/).includes('..')) return `"${entry}" escapes the dataset root (contains "..")`;
+  if (entry.split(/[\\/]+/).includes('..')) return `${quoted(entry)} escapes the dataset root (contains "..")`;
   return undefined;
 }
 

@@ -22,6 +22,7 @@ import {
   inventoryOfFiles,
   labelIndexTable,
   partitionMissing,
+  quoted,
   RAFDB_BASIC_LABELS,
   requireEveryClass,
   unsafeEntryReason,
@@ -79,15 +80,15 @@ export function parseRafdbLabels(text: string, file: string): RafdbEntry[] {
     if (content === '') return;
     const fail = (why: string) => new DataError(`${file}:${line}: ${why}`, file);
     const tokens = content.split(/\s+/);
-    if (tokens.length !== 2) throw fail(`expected "<name>.jpg <label 1-7>", found "${content}"`);
+    if (tokens.length !== 2) throw fail(`expected "<name>.jpg <label 1-7>", found ${quoted(content)}`);
     const [name, label] = tokens;
     const unsafe = unsafeEntryReason(name);
     if (unsafe) throw fail(`rejected entry: ${unsafe}`);
-    if (!/^[1-7]$/.test(label)) throw fail(`label must be 1..7 (${RAFDB_BASIC_LABELS.join(', ')}), found "${label}"`);
+    if (!/^[1-7]$/.test(label)) throw fail(`label must be 1..7 (${RAFDB_BASIC_LABELS.join(', ')}), found ${quoted(label)}`);
     const split = SPLIT_PREFIXES.find(([, prefix]) => name.startsWith(prefix))?.[0];
-    if (!split) throw fail(`"${name}" starts with neither train_ nor test_, so it belongs to no split`);
+    if (!split) throw fail(`${quoted(name)} starts with neither train_ nor test_, so it belongs to no split`);
     const seen = firstLine.get(name);
-    if (seen !== undefined) throw fail(`duplicate entry "${name}" (first on line ${seen})`);
+    if (seen !== undefined) throw fail(`duplicate entry ${quoted(name)} (first on line ${seen})`);
     firstLine.set(name, line);
     entries.push({ name, split, code: Number(label), line });
   });
@@ -135,7 +136,7 @@ export function createRafdbSource(options: RafdbOptions): (InventorySource & Fil
       const results = await decodeFiles(
         present.map((f) => f.path),
         size,
-        { workers: options.workers, logger },
+        { workers: options.workers, logger, maxPixels: loadOptions.maxPixels },
       );
       const set = assembleImageSet({ files: present, results, size, classes: [...classes], split, what, skipped, logger });
       requireEveryClass(set, split, what);

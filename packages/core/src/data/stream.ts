@@ -81,6 +81,8 @@ export interface StreamOptions {
   /** Decode worker threads; default `defaultStreamWorkers()`. 0 decodes on this thread. */
   workers?: number;
   decoder?: DecoderChoice;
+  /** Images whose header declares more pixels are skipped before decoding (`data.maxPixels`). */
+  maxPixels?: number;
   /** Instrumentation: called with the number of batches queued ahead each time it changes. */
   onQueueDepth?: (depth: number) => void;
 }
@@ -142,7 +144,7 @@ export function streamedSplit(files: SplitFiles, options: StreamOptions): SplitD
         const [start, end] = ranges[next++];
         const all = Int32Array.from({ length: end - start }, (_, b) => order[start + b]);
         const indices = all.filter((i) => !unreadable.has(i));
-        const pending = pool.decode(Array.from(indices, (i) => files.items[i]), size).then((decoded) => ({ decoded, indices }));
+        const pending = pool.decode(Array.from(indices, (i) => files.items[i]), size, options.maxPixels).then((decoded) => ({ decoded, indices }));
         pending.catch(() => {}); // rejected only when the read stops early and the pool closes
         queue.push(pending);
       }
