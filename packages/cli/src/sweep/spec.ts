@@ -40,6 +40,9 @@ export const sweepSchema = z.strictObject({
 export type SweepFile = z.output<typeof sweepSchema>;
 type GridValue = z.output<typeof gridValue>;
 
+/** More runs than this is a mistake in the grid (each run is a training process), refused before expanding it. */
+export const MAX_SWEEP_RUNS = 10_000;
+
 /** The plugins a method is made of; `mixup` and `mixaugment` take the grid's alpha. */
 const ALPHA_PLUGINS = new Set(['mixup', 'mixaugment']);
 /** Plugins that the method and dropout grid keys own: the base config's entries for them are replaced. */
@@ -86,6 +89,10 @@ export function readSweepFile(file: string): SweepSpec {
     });
   }
   if (issues.length > 0) throw sweepError(file, issues);
+  const combinations = Object.values(spec.grid).reduce((n, values) => n * values.length, 1);
+  if (combinations > MAX_SWEEP_RUNS) {
+    throw sweepError(file, [{ path: ['grid'], expected: `at most ${MAX_SWEEP_RUNS} combinations (a sweep is one process per run)`, found: `${combinations} combinations`, location: parsed.locate(['grid']) }]);
+  }
   const runs = expandGrid(spec, base, path.dirname(baseFile));
   const byName = new Map<string, SweepRun>();
   for (const run of runs) {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { cosmiconfig } from 'cosmiconfig';
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import { LineCounter, parseDocument, isNode, visit, type Document } from 'yaml';
 import { ConfigError, issuesFromZod, type ConfigIssue, type ConfigPath } from './errors.js';
 import { configSchema, type FermixConfig } from './schema.js';
 
@@ -81,7 +81,7 @@ export function readConfigFile(file: string): ParsedConfigFile {
     return `${path.basename(file)}:${line}:${col}`;
   };
   const counter = new LineCounter();
-  let doc: Document;
+  let doc: Document | undefined;
   let raw: unknown;
   try {
     doc = parseDocument(text, { lineCounter: counter, prettyErrors: false });
@@ -104,13 +104,30 @@ export function readConfigFile(file: string): ParsedConfigFile {
     // yaml throws a ReferenceError for an alias bomb (and for an alias to a missing anchor), and
     // deep enough nesting exhausts the stack while composing: both are bad files, not crashes.
     const reason = err instanceof RangeError ? 'nested too deeply to read' : (err as Error).message.split('\n')[0];
-    throw new ConfigError([{ path: [], expected: `valid YAML (${reason})` }], file);
+    throw new ConfigError([{ path: [], expected: `valid YAML (${reason})`, location: doc ? firstAlias(doc, where) : undefined }], file);
   }
+  const parsed = doc!;
   const bad = badStructure(raw);
   if (bad) {
-    throw new ConfigError([{ path: bad.path, expected: bad.why, location: safeLocate((p) => locate(doc, counter, file, p), bad.path) }], file);
+    throw new ConfigError([{ path: bad.path, expected: bad.why, location: safeLocate((p) => locate(parsed, counter, file, p), bad.path) }], file);
   }
-  return { raw, file, locate: (p) => safeLocate((q) => locate(doc, counter, file, q), p) };
+  return { raw, file, locate: (p) => safeLocate((q) => locate(parsed, counter, file, q), p) };
+}
+
+/** Where the document's first alias is (an alias bomb's error has no position of its own). */
+function firstAlias(doc: Document, where: (offset: number) => string): string | undefined {
+  let found: string | undefined;
+  try {
+    visit(doc, {
+      Alias(_, node) {
+        if (node.range) found = where(node.range[0]);
+        return visit.BREAK;
+      },
+    });
+  } catch {
+    // nested too deeply to walk: no position
+  }
+  return found;
 }
 
 /** A location lookup that never throws (a path through an alias or a cycle has none to give). */

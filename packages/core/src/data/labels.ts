@@ -174,8 +174,14 @@ export function partitionMissing<T extends LabelledFile>(
   return { present, skipped: missingPaths.map((p) => ({ path: p, reason: 'file not found' })) };
 }
 
-/** Unreadable files each get a warning up to this many; the rest only count in the summary. */
+/** Unreadable files each get a warning up to this many; the rest a debug line each, and the summary's count. */
 export const MAX_FILE_WARNINGS = 10;
+
+/** The `nth` unreadable image of a split, by path: a warning for the first few, then debug lines. */
+export function logUnreadable(logger: Logger, nth: number, file: string, reason: string): void {
+  const log = nth <= MAX_FILE_WARNINGS ? logger.warn : logger.debug;
+  log.call(logger, `skipping unreadable image ${file}: ${reason}`, { path: file, reason });
+}
 
 /**
  * Packs decoded images into an ImageSet. A failed decode is skipped with a warning (the first few
@@ -212,9 +218,7 @@ export function assembleImageSet(args: {
       return;
     }
     set.skipped.push({ path: files[i].path, reason: result.reason });
-    if (++unreadable <= MAX_FILE_WARNINGS) {
-      logger.warn(`skipping unreadable image ${files[i].path}: ${result.reason}`, { path: files[i].path, reason: result.reason });
-    }
+    logUnreadable(logger, ++unreadable, files[i].path, result.reason);
   });
   if (unreadable > 0) {
     logger.warn(`${args.what}: skipped ${unreadable} of ${files.length} unreadable images in split "${args.split}"`, { split: args.split, skipped: unreadable });

@@ -18,7 +18,7 @@ import type { Logger } from '../logger.js';
 import { gatherBatch, type HostBatch } from '../train/batches.js';
 import { DecodePool, type DecoderChoice } from './decode-pool.js';
 import type { DecodedBatch } from './decode.js';
-import { MAX_FILE_WARNINGS } from './labels.js';
+import { logUnreadable } from './labels.js';
 import type { ImageSet, SplitFiles } from './source.js';
 
 /** A host batch and which samples of the split it holds. */
@@ -117,7 +117,7 @@ export function streamedSplit(files: SplitFiles, options: StreamOptions): SplitD
       unreadable.add(i);
       const file = files.items[i].path;
       skipped.push({ path: file, reason });
-      if (++warned <= MAX_FILE_WARNINGS) logger.warn(`skipping unreadable image ${file}: ${reason}`, { path: file, reason });
+      logUnreadable(logger, ++warned, file, reason);
     });
     const x = new Float32Array(keep.length * pixels);
     const labels = new Int32Array(keep.length);
