@@ -14,14 +14,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { encodeRgbPng, renderSyntheticFace, Rng } from '@fermix/core';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../../..');
 const bin = path.join(root, 'packages/cli/src/bin.ts');
-const tsxLoader = path.join(root, 'node_modules/tsx/dist/loader.mjs');
+const tsxLoader = pathToFileURL(path.join(root, 'node_modules/tsx/dist/loader.mjs')).href;
 const KILLS = Number(process.env.FERMIX_CRASH_KILLS ?? 20);
 const SEED = Number(process.env.FERMIX_CRASH_SEED ?? 16);
 const work = mkdtempSync(path.join(os.tmpdir(), 'fermix-crash-'));

@@ -19,6 +19,7 @@ import {
   DataError,
   loadConfig,
   PluginRegistry,
+  readConfigFile,
   resolvePlugins,
   Rng,
   silentLogger,
@@ -31,7 +32,7 @@ import { registerBackbones } from '@fermix/backbones';
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Document, isNode, parse, parseDocument, stringify } from 'yaml';
+import { Document, isNode, parse, stringify } from 'yaml';
 import { checkAsyncProperty, checkProperty, extremeNumber, fuzzSeed, nastyString } from '../../../test-support/fuzz.js';
 import { builtinPlugins, registerBuiltinPlugins } from '../src/builtins.js';
 import { dryRunTrain } from '../src/commands/dry-run.js';
@@ -379,8 +380,22 @@ describe('plugin options fuzzing (fast-check)', () => {
       async ({ name, pick, mutations, anything }) => {
         const choices = examplesOf.get(name)!;
         const base = { options: choices[pick % choices.length] };
-        // Through YAML, as a config gives them (mutations of a known-good value), or any value at all.
-        const options = anything ?? (parseDocument(mutatedYaml(base, mutations)).toJS({ maxAliasCount: 100 }) as { options?: unknown } | null)?.options;
+        // Through a YAML file, as a config gives them (mutations of a known-good value), or any value at all from code.
+        let options: unknown = anything;
+        if (options === null) {
+          const text = mutatedYaml(base, mutations);
+          const file = path.join(scratch, `options-${caseNo++}.yaml`);
+          writeFileSync(file, text);
+          try {
+            options = (readConfigFile(file).raw as { options?: unknown } | null)?.options;
+          } catch (err) {
+            expectFermixRefusal(err, text); // refused as YAML already (a tag, a cycle, too deep)
+            counts.refused++;
+            return;
+          } finally {
+            rmSync(file, { force: true });
+          }
+        }
         const config = { plugins: [{ [name]: options }], baseDir: scratch, configFile: undefined };
         let plugins: FermixPlugin[];
         try {

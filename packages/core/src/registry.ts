@@ -61,12 +61,17 @@ export async function loadBackbonePackages(config: Pick<FermixConfig, 'backboneP
       issues.push({ path: p, expected: `a package installed where ${config.baseDir} can see it (e.g. pnpm add ${pkg})`, found: pkg, location: locateInConfig(config, p) });
       continue;
     }
-    const mod: any = await import(pathToFileURL(entry).href);
-    const register = mod.registerBackbones ?? mod.default?.registerBackbones;
-    const list = mod.backbones ?? mod.default?.backbones ?? mod.default;
-    if (typeof register === 'function') register(registry);
-    else if (Array.isArray(list) || (list && typeof list.build === 'function')) for (const b of [list].flat()) registry.register(b as BackboneDefinition);
-    else issues.push({ path: p, expected: 'a package exporting registerBackbones(registry), backbones, or a default backbone definition', found: pkg, location: locateInConfig(config, p) });
+    // The package's own code runs here (see the README's security section): a failure names it.
+    try {
+      const mod: any = await import(pathToFileURL(entry).href);
+      const register = mod.registerBackbones ?? mod.default?.registerBackbones;
+      const list = mod.backbones ?? mod.default?.backbones ?? mod.default;
+      if (typeof register === 'function') register(registry);
+      else if (Array.isArray(list) || (list && typeof list.build === 'function')) for (const b of [list].flat()) registry.register(b as BackboneDefinition);
+      else issues.push({ path: p, expected: 'a package exporting registerBackbones(registry), backbones, or a default backbone definition', found: pkg, location: locateInConfig(config, p) });
+    } catch (err) {
+      issues.push({ path: p, expected: `a package that loads and registers its backbones (${entry} failed: ${(err as Error)?.message ?? String(err)})`, found: pkg, location: locateInConfig(config, p) });
+    }
   }
   if (issues.length) throw new ConfigError(issues, config.configFile);
 }
