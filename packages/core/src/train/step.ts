@@ -70,7 +70,6 @@ function asBatch(input: Batch | PlainBatch): Batch {
   return { views: { real: { x: input.x, y: input.y, weight: 1 } } };
 }
 
-
 /**
  * Forwards the views, one `model.apply` per forward group (all views by default, so batch norm sees
  * them as one batch), and returns each view's probabilities in view order.
