@@ -413,7 +413,7 @@ describe('plugin options fuzzing (fast-check)', () => {
         const model = buildModelForConfig({ model: { backbone: 'small-cnn', options: { widths: [2], convsPerStage: 1 }, weightsExclude: [], freezeBackbone: 0 }, data: { imageSize: 16 } } as never, 3, plugins, ctx, backbones);
         const step = createTrainStep({ model, optimizer: tf.train.sgd(0.01), plugins, rng });
         const x = tf.randomUniform([4, 16, 16, 3]) as tf.Tensor4D;
-        const y = tf.oneHot(tf.tensor1d([0, 1, 2, 0], 'int32'), 3).toFloat() as tf.Tensor2D;
+        const y = tf.cast(tf.oneHot(tf.tensor1d([0, 1, 2, 0], 'int32'), 3), 'float32') as tf.Tensor2D;
         try {
           const result = step({ x, y });
           expect(Number.isFinite(result.loss)).toBe(true);

@@ -16,7 +16,10 @@ import { readAffectNetCsv } from '../src/data/affectnet.js';
 import { MAX_LINE_CHARS, readFer2013Rows } from '../src/data/fer2013-csv.js';
 import { EXPRESSION_CLASSES_WITH_CONTEMPT } from '../src/data/labels.js';
 import { createRafdbSource, parseRafdbLabels, rafdbImagePath, RAFDB_LABEL_FILE } from '../src/data/rafdb.js';
-import { DataError } from '../src/data/source.js';
+import { DataError, type FileListSource } from '../src/data/source.js';
+
+/** RAF-DB without alignment: a source that lists its files. */
+const rafdb = (options: Parameters<typeof createRafdbSource>[0]) => createRafdbSource(options) as FileListSource;
 import { createMemoryLogger } from '../src/logger.js';
 
 const scratch = mkdtempSync(path.join(tmpdir(), 'fermix-fuzz-labels-'));
@@ -119,19 +122,19 @@ describe('RAF-DB label lines (fast-check)', () => {
     writeFileSync(path.join(scratch, 'secret.jpg'), 'not yours');
     writeFileSync(file, [...RAF_LINES, 'train_00020.jpg 4'].join('\n'));
     for (const line of RAF_LINES.slice(0, 10)) writeFileSync(rafdbImagePath(root, line.split(' ')[0]), 'x');
-    const error = await createRafdbSource({ root })
+    const error = await rafdb({ root })
       .files('train', { imageSize: 8, logger: createMemoryLogger() })
       .then(() => null, (e: unknown) => e as Error);
     expect(error).toBeInstanceOf(DataError);
     expect(error!.message).toMatch(/1 of 11 images are missing .*Image\/aligned\/train_00020_aligned\.jpg.*data\.onMissing: skip/);
     const logger = createMemoryLogger();
-    const files = await createRafdbSource({ root, onMissing: 'skip' }).files('train', { imageSize: 8, logger });
+    const files = await rafdb({ root, onMissing: 'skip' }).files('train', { imageSize: 8, logger });
     expect(files.items).toHaveLength(10);
     expect(files.skipped).toEqual([{ path: rafdbImagePath(root, 'train_00020.jpg'), reason: 'file not found' }]);
     expect(logger.lines.some((l) => l.level === 'warn' && l.message.includes('train_00020_aligned.jpg'))).toBe(true);
     for (const item of files.items) expect(inside(root, item.path)).toBe(true);
     writeFileSync(file, [...RAF_LINES, 'train_x/../../../secret.jpg 4'].join('\n'));
-    await expect(createRafdbSource({ root, onMissing: 'skip' }).files('train', { imageSize: 8, logger })).rejects.toThrow(`${file}:15: rejected entry: "train_x/../../../secret.jpg" escapes the dataset root`);
+    await expect(rafdb({ root, onMissing: 'skip' }).files('train', { imageSize: 8, logger })).rejects.toThrow(`${file}:15: rejected entry: "train_x/../../../secret.jpg" escapes the dataset root`);
   });
 });
 

@@ -127,9 +127,9 @@ describe('a plugin that returns a malformed batch or loss', () => {
     ['null', () => null, /got null/],
     ['no views', () => ({ views: {} }), /the batch has no views/],
     ['a view without tensors', () => ({ views: { real: { x: [1, 2], y: 'y', weight: 1 } } }), /view "real": x and y must be tensors/],
-    ['x of rank 3', (b) => ({ views: { real: { ...b.views.real, x: tf.squeeze(b.views.real.x.slice([0, 0, 0, 0], [-1, -1, -1, 1]), [3]) } } }), /expected x \[B,H,W,C\] and y \[B,K\] with the same B/],
+    ['x of rank 3', (b) => ({ views: { real: { ...b.views.real, x: tf.squeeze(tf.slice(b.views.real.x, [0, 0, 0, 0], [-1, -1, -1, 1]), [3]) } } }), /expected x \[B,H,W,C\] and y \[B,K\] with the same B/],
     ['y with other classes', (b) => ({ views: { real: { ...b.views.real, y: tf.concat([b.views.real.y, b.views.real.y], 1) } } }), /y has 6 classes, the model 3/],
-    ['batch sizes that differ', (b) => ({ views: { real: { ...b.views.real, y: b.views.real.y.slice([0, 0], [2, -1]) } } }), /with the same B/],
+    ['batch sizes that differ', (b) => ({ views: { real: { ...b.views.real, y: tf.slice(b.views.real.y, [0, 0], [2, -1]) } } }), /with the same B/],
     ['a NaN weight', (b) => ({ views: { real: { ...b.views.real, weight: Number.NaN } } }), /weight NaN is not a finite number/],
     ['a weight of the wrong shape', (b) => ({ views: { real: { ...b.views.real, weight: tf.ones([2, 2]) } } }), /weight must be a number or a \[B\] tensor/],
   ];

@@ -258,7 +258,10 @@ export function createImageCodec(deps: ImageCodecDeps): ImageCodec {
       img = await deps.native!(bytes, maxPixels);
     } catch (err) {
       if (isFatal(err)) throw err;
-      throw new Error(`truncated or corrupt JPEG (${messageOf(err)})`);
+      // libvips keeps an error buffer per thread that earlier failures can leave lines in: the
+      // last line is this file's.
+      const lines = messageOf(err).split('\n').filter((line) => line.trim() !== '');
+      throw new Error(`truncated or corrupt JPEG (${lines[lines.length - 1] ?? 'sharp failed'})`);
     }
     checkPixelCount(img.width, img.height, maxPixels);
     return img;
