@@ -56,6 +56,11 @@ function badStructure(value: unknown): { path: ConfigPath; why: string } | null 
   const visit = (v: unknown, p: ConfigPath): { path: ConfigPath; why: string } | null => {
     if (v === null || typeof v !== 'object') return null;
     if (ancestors.has(v)) return { path: p, why: 'a value that does not contain itself (an anchor used inside its own node)' };
+    const proto = Object.getPrototypeOf(v);
+    if (!Array.isArray(v) && proto !== Object.prototype && proto !== null) {
+      // !!binary, !!set, !!omap, !!timestamp: YAML types that are not plain data.
+      return { path: p, why: `plain data (a mapping, a list, a string, a number, true/false or null), not ${proto?.constructor?.name ?? 'a typed value'} (no !!binary, !!set, !!omap or !!timestamp)` };
+    }
     if (p.length >= MAX_CONFIG_DEPTH) return { path: p, why: `nesting at most ${MAX_CONFIG_DEPTH} levels deep` };
     ancestors.add(v);
     const entries: [string | number, unknown][] = Array.isArray(v) ? v.map((item, i) => [i, item]) : Object.entries(v);

@@ -5,6 +5,10 @@ import { OPTIMIZER_NAMES, type OptimizerName } from '../train/optimizers.js';
 import { SCHEDULE_NAMES, type ScheduleName } from '../train/schedules.js';
 
 const positiveInt = z.number().int().min(1);
+/** A file or folder path: longer ones are a mistake (Linux's PATH_MAX is 4096). */
+const pathString = z.string().min(1).max(4096);
+/** A name: a split, a backbone, a package. */
+const nameString = z.string().min(1).max(214);
 const MAX_SYNTHETIC_PER_CLASS = 100_000;
 /** The largest `data.maxPixels`: 1 GB as RGBA, about what one decode may take. */
 const MAX_PIXELS_LIMIT = 250_000_000;
@@ -111,8 +115,8 @@ const scheduleSchema = z
 
 /** One entry of `plugins:`: a name, or a one-key map from name to options. */
 const pluginEntry = z.union([
-  z.string().min(1),
-  z.record(z.string().min(1), z.unknown()).refine((v) => Object.keys(v).length === 1, {
+  nameString,
+  z.record(nameString, z.unknown()).refine((v) => Object.keys(v).length === 1, {
     message: 'a map with exactly one key, the plugin name (e.g. `- mixup: { alpha: 0.2 }`)',
   }),
 ]);
@@ -138,11 +142,11 @@ export const configSchema = z.strictObject({
        * folder holding EmoLabel/ and Image/aligned/; fer2013-csv: the CSV file; affectnet: the folder
        * holding training.csv, validation.csv and Manually_Annotated_Images/.
        */
-      root: z.string().min(1).optional(),
+      root: pathString.optional(),
       /** Default 48, or data.align.size when aligning (which it must then equal). */
       imageSize: z.number().int().min(8).max(1024).optional(),
-      trainSplit: z.string().min(1).default('train'),
-      testSplit: z.string().min(1).default('test'),
+      trainSplit: nameString.default('train'),
+      testSplit: nameString.default('test'),
       /** synthetic: images per class in each split (drawn into memory: at most 100,000). */
       trainPerClass: positiveInt.max(MAX_SYNTHETIC_PER_CLASS).default(200),
       testPerClass: positiveInt.max(MAX_SYNTHETIC_PER_CLASS).default(50),
@@ -222,12 +226,12 @@ export const configSchema = z.strictObject({
     }),
   model: z
     .strictObject({
-      backbone: z.string().min(1).default('small-cnn'),
+      backbone: nameString.default('small-cnn'),
       options: z.record(z.string(), z.unknown()).default({}),
       /** Pretrained weights: a tfjs layers model.json (or its folder), loaded by layer name. */
-      weights: z.string().min(1).optional(),
+      weights: pathString.optional(),
       /** Layers not to take from `weights`, e.g. [predictions] when the class count differs. */
-      weightsExclude: z.array(z.string().min(1)).default([]),
+      weightsExclude: z.array(nameString).default([]),
       /** Train only the classifier for the first N epochs, then everything. */
       freezeBackbone: z.number().int().min(0).default(0),
     })
@@ -293,7 +297,7 @@ export const configSchema = z.strictObject({
     .default({ tta: [] }),
   plugins: z.array(pluginEntry).default([]),
   /** Packages that register more backbones (see the README, "Backbones from another package"). */
-  backbonePackages: z.array(z.string().min(1)).default([]),
+  backbonePackages: z.array(nameString).default([]),
 });
 
 export type FermixConfigInput = z.input<typeof configSchema>;
