@@ -17,10 +17,10 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { encodeRgbPng, renderSyntheticFace, Rng } from '@fermix/core';
 import { afterAll, describe, expect, it } from 'vitest';
+import { fermixBin } from '../../../test-support/fermix-process.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../../..');
-const bin = path.join(root, 'packages/cli/src/bin.ts');
 const tsxLoader = pathToFileURL(path.join(root, 'node_modules/tsx/dist/loader.mjs')).href;
 const KILLS = Number(process.env.FERMIX_CRASH_KILLS ?? 20);
 const SEED = Number(process.env.FERMIX_CRASH_SEED ?? 16);
@@ -68,7 +68,7 @@ const RUNS = [
 
 /** The real CLI from the sources, in one process (no tsx wrapper), so SIGKILL hits fermix itself. */
 function start(dir: string, args: string[]): ChildProcess {
-  return spawn(process.execPath, ['--import', tsxLoader, '--conditions=fermix-source', bin, 'train', '--threads', '1', ...args], {
+  return spawn(process.execPath, ['--import', tsxLoader, '--conditions=fermix-source', fermixBin, 'train', '--threads', '1', ...args], {
     cwd: dir,
     env: { ...process.env, CI: 'true' },
     stdio: ['ignore', 'ignore', 'pipe'],

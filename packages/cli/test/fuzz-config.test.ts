@@ -8,7 +8,6 @@
  * Plugin options get the same property through each plugin's parseOptions. A few cases go through
  * the real `fermix` process, and a YAML alias bomb is refused with bounded memory.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -33,6 +32,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Document, isNode, parse, stringify } from 'yaml';
+import { fermixSync } from '../../../test-support/fermix-process.js';
 import { checkAsyncProperty, checkProperty, extremeNumber, fuzzSeed, nastyString } from '../../../test-support/fuzz.js';
 import { builtinPlugins, registerBuiltinPlugins } from '../src/builtins.js';
 import { dryRunTrain } from '../src/commands/dry-run.js';
@@ -42,8 +42,6 @@ import { readSweepFile } from '../src/sweep/spec.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../../..');
 const examples = path.join(root, 'examples');
-const bin = path.join(root, 'packages/cli/src/bin.ts');
-const tsx = path.join(root, 'node_modules/.bin/tsx');
 const scratch = mkdtempSync(path.join(os.tmpdir(), 'fermix-fuzz-config-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -439,8 +437,7 @@ describe('fermix train --dry-run, the real process', () => {
     const run = (text: string) => {
       const dir = mkdtempSync(path.join(scratch, 'real-'));
       writeFileSync(path.join(dir, 'fermix.config.yaml'), text);
-      const r = spawnSync(tsx, ['--conditions=fermix-source', bin, 'train', '--dry-run'], { cwd: dir, encoding: 'utf8', env: { ...process.env, CI: 'true' }, timeout: 120_000 });
-      return { code: r.status, stdout: r.stdout, stderr: r.stderr, dir };
+      return { ...fermixSync(['train', '--dry-run'], dir), dir };
     };
     const good = run('data: { format: synthetic, imageSize: 16, trainPerClass: 2, testPerClass: 1 }\nmodel: { options: { widths: [4] } }\nplugins: [flip, { dropout: { rate: 0.5 } }]\n');
     expect(good.code, good.stderr).toBe(0);

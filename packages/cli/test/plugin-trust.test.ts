@@ -4,24 +4,14 @@
  * the run's last checkpoint is left as it was, so the run resumes once the plugin is fixed or removed.
  * (Every hook, malformed batches and apiVersion are covered in packages/core/test/plugin-trust.test.ts.)
  */
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { fermixSync as fermix } from '../../../test-support/fermix-process.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, '../../..');
-const bin = path.join(root, 'packages/cli/src/bin.ts');
-const tsx = path.join(root, 'node_modules/.bin/tsx');
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-function fermix(args: string[], cwd: string) {
-  const r = spawnSync(tsx, ['--conditions=fermix-source', bin, ...args], { cwd, encoding: 'utf8', env: { ...process.env, CI: 'true' }, timeout: 300_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 const config = (plugins: string) => `seed: 4
 backend: wasm
