@@ -110,7 +110,7 @@ describe('RAF-DB label lines (fast-check)', () => {
         accepted++;
         for (const e of entries) expect(inside(root, rafdbImagePath(root, e.name)), e.name).toBe(true);
       },
-      600,
+      400,
     );
     expect(accepted).toBeGreaterThan(5); // some mutations leave a valid file (a different label, a junk line that is blank)
   });
@@ -177,7 +177,7 @@ describe('FER2013 CSV rows (fast-check)', () => {
           expect(changed).toContain(namedLine(err, file));
         }
       },
-      300,
+      200,
     );
     expect(accepted).toBeGreaterThan(5);
   });
