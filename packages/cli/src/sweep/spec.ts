@@ -26,9 +26,9 @@ import { COMMON_OPTIMIZER_KEYS, ConfigError, issuesFromZod, OPTIMIZER_KEYS, read
 const gridValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 export const sweepSchema = z.strictObject({
   /** The fermix config every run starts from, relative to the sweep file. */
-  base: z.string().min(1),
+  base: z.string().min(1).max(4096),
   /** Sweep folder, relative to the sweep file (default: runs/<sweep file name> under the working folder). */
-  out: z.string().min(1).optional(),
+  out: z.string().min(1).max(4096).optional(),
   /** Runs at once, each its own process. */
   parallel: z.number().int().min(1).optional(),
   /** Dotted config paths set in every run, e.g. `train.epochs: 10`. */

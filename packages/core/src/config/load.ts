@@ -79,7 +79,9 @@ export function readConfigFile(file: string): ParsedConfigFile {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError([{ path: [], expected: `a readable YAML file at ${file} (${(err as Error).message})` }], file);
+    // The message names the file once, in its head: the reason without Node's ", open '<path>'".
+    const reason = (err as Error).message.replace(/, \w+ '.*'$/s, '');
+    throw new ConfigError([{ path: [], expected: `a readable YAML file (${reason})` }], file);
   }
   const where = (offset: number) => {
     const { line, col } = counter.linePos(offset);
