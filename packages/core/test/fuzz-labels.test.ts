@@ -237,7 +237,7 @@ describe('AffectNet CSV rows (fast-check)', () => {
           expect(changed).toContain(namedLine(err, file));
         }
       },
-      400,
+      300,
     );
     expect(accepted).toBeGreaterThan(5);
   });
