@@ -6,7 +6,7 @@
  * broken; a message stays short whatever the line. Listed images that are absent are skipped (and
  * named) with data.onMissing: skip. Nothing outside the dataset root is ever listed for reading.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
@@ -135,6 +135,9 @@ describe('RAF-DB label lines (fast-check)', () => {
     for (const item of files.items) expect(inside(root, item.path)).toBe(true);
     writeFileSync(file, [...RAF_LINES, 'train_x/../../../secret.jpg 4'].join('\n'));
     await expect(rafdb({ root, onMissing: 'skip' }).files('train', { imageSize: 8, logger })).rejects.toThrow(`${file}:15: rejected entry: "train_x/../../../secret.jpg" escapes the dataset root`);
+    // A label file of 100 MB (sparse: no line break in it) is not RAF-DB's, and is not read into memory.
+    truncateSync(file, 100 * 2 ** 20);
+    await expect(rafdb({ root }).splits()).rejects.toThrow(`RAF-DB label file too large: ${file} is 100 MB`);
   });
 });
 

@@ -8,7 +8,7 @@
  * aligns each by five landmarks: RAF-DB's own `Annotation/manual/<stem>_manu_attri.txt`
  * (`landmarks: 'dataset'`), or a LandmarkDetector (`landmarks: 'model'`).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../logger.js';
 import type { LandmarkDetector } from './align.js';
@@ -236,11 +236,19 @@ function splitsOf(entries: RafdbEntry[]): string[] {
   return SPLIT_PREFIXES.map(([split]) => split).filter((split) => entries.some((e) => e.split === split));
 }
 
+/** RAF-DB's label file is ~300 KB; one far larger is not it, and is not read into memory. */
+const MAX_LABEL_FILE_BYTES = 64 * 2 ** 20;
+
 function readLabelFile(root: string): string {
   const file = path.join(root, RAFDB_LABEL_FILE);
   try {
+    const bytes = statSync(file).size;
+    if (bytes > MAX_LABEL_FILE_BYTES) {
+      throw new DataError(`RAF-DB label file too large: ${file} is ${(bytes / 2 ** 20).toFixed(0)} MB (RAF-DB's is about 300 KB; expected ${LAYOUT})`, file);
+    }
     return readFileSync(file, 'utf8');
   } catch (err) {
+    if (err instanceof DataError) throw err;
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : `unreadable (${(err as Error).message})`;
     throw new DataError(`RAF-DB label file ${reason}: ${file} (expected ${LAYOUT})`, file);
   }
