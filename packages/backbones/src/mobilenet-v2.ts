@@ -67,7 +67,7 @@ export interface MobileNetV2Options {
 
 export const mobileNetV2Defaults: MobileNetV2Options = { alpha: 1.0 };
 
-const mobileNetV2Options = backboneOptions<MobileNetV2Options>(z.strictObject({ alpha: z.number().positive().default(mobileNetV2Defaults.alpha) }));
+const mobileNetV2Options = backboneOptions<MobileNetV2Options>(z.strictObject({ alpha: z.number().positive().max(4).default(mobileNetV2Defaults.alpha) }));
 
 /**
  * MobileNetV2 features: `tf`-mode preprocessing ([-1, 1]), `Conv1` (3x3/2), 17 inverted residual

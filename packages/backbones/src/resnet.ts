@@ -120,10 +120,11 @@ export interface ResNet18Options {
 
 export const resnet18Defaults: ResNet18Options = { widths: [64, 128, 256, 512], blocks: [2, 2, 2, 2] };
 
-const fourPositiveIntegers = (defaults: number[]) => z.array(z.number().int().min(1)).length(4).default(defaults);
+// The upper bounds only keep a typo from asking for gigabytes of weights.
+const fourPositiveIntegers = (defaults: number[], max: number) => z.array(z.number().int().min(1).max(max)).length(4).default(defaults);
 
 const resnet18Options = backboneOptions<ResNet18Options>(
-  z.strictObject({ widths: fourPositiveIntegers(resnet18Defaults.widths), blocks: fourPositiveIntegers(resnet18Defaults.blocks) }),
+  z.strictObject({ widths: fourPositiveIntegers(resnet18Defaults.widths, 4096), blocks: fourPositiveIntegers(resnet18Defaults.blocks, 64) }),
 );
 
 /**

@@ -10,9 +10,10 @@ export interface SmallCnnOptions {
 
 export const smallCnnDefaults: SmallCnnOptions = { widths: [32, 64, 128], convsPerStage: 2 };
 
+// The upper bounds only keep a typo (widths: [64000]) from asking for gigabytes of weights.
 const optionsSchema = z.strictObject({
-  widths: z.array(z.number().int().min(1)).min(1).default(smallCnnDefaults.widths),
-  convsPerStage: z.number().int().min(1).default(smallCnnDefaults.convsPerStage),
+  widths: z.array(z.number().int().min(1).max(4096)).min(1).max(8).default(smallCnnDefaults.widths),
+  convsPerStage: z.number().int().min(1).max(16).default(smallCnnDefaults.convsPerStage),
 });
 
 function readOptions(plan: ModelPlan): SmallCnnOptions {

@@ -27,9 +27,10 @@ export function createProgram(run: (code: Promise<number>) => void): Command {
     .option('--resume', 'continue the run in --out from its last checkpoint')
     .option('--threads <n|auto>', "threads of the wasm backend (default: the config's threads, else auto: every core, or the share fermix sweep gives each run)")
     .option('--accelerator <name>', "none, or onnxruntime: the wasm backend's convolutions on ONNX Runtime's native kernels (needs @fermix/accel-onnxruntime; default: the config's accelerator)")
+    .option('--dry-run', 'check everything a run needs (config, plugins, data index, model) and stop before training; decodes no image, writes nothing')
     .addHelpText(
       'after',
-      '\nExamples:\n  fermix train -c examples/quickstart/fermix.config.yaml\n  fermix train -c my.yaml --out runs/exp1\n  fermix train -c my.yaml --out runs/exp1 --resume    # after Ctrl-C or a crash',
+      '\nExamples:\n  fermix train -c examples/quickstart/fermix.config.yaml\n  fermix train -c my.yaml --out runs/exp1\n  fermix train -c my.yaml --out runs/exp1 --resume    # after Ctrl-C or a crash\n  fermix train -c my.yaml --dry-run                   # check the config, data and model, train nothing',
     )
     .action((opts) => run(trainCommand(opts)));
 

@@ -127,6 +127,25 @@ describe('fermix prepare, RAF-DB with its own landmarks', () => {
     expect(readdirSync(dir).sort()).toEqual(['aligned', 'fermix.config.yaml', 'raf']);
   });
 
+  it('lists a decompression bomb among the originals as unreadable (data.maxPixels, from its header) and aligns the rest', async () => {
+    const dir = rafdbProject(DATASET_CONFIG.replace('onMissing: skip', 'onMissing: skip\n  maxPixels: 100000'));
+    // A real 200x180 JPEG whose start-of-frame now declares 50,000 x 50,000 pixels.
+    const bomb = Buffer.from(faceJpeg());
+    const sof = bomb.indexOf(Buffer.from([0xff, 0xc0]));
+    bomb.writeUInt16BE(50_000, sof + 5);
+    bomb.writeUInt16BE(50_000, sof + 7);
+    const file = path.join(dir, 'raf/Image/original/train_00003.jpg');
+    writeFileSync(file, bomb);
+    const { code, logger } = await prepare(dir);
+    expect(code).toBe(0);
+    const summary = JSON.parse(readFileSync(path.join(dir, 'aligned', 'prepare.json'), 'utf8')) as PrepareSummary;
+    expect(summary.counts).toEqual({ listed: 15, written: 13, failed: 1, skipped: 1 });
+    expect(summary.failures).toEqual([
+      { split: 'train', path: file, kind: 'unreadable', reason: `cannot decode ${file}: image too large (50000x50000 = 2500000000 pixels exceeds data.maxPixels 100000)` },
+    ]);
+    expect(logger.lines.some((l) => l.level === 'warn' && l.message.includes(file) && l.message.includes('image too large'))).toBe(true);
+  });
+
   it('names a missing annotation and writes nothing with data.onMissing: error', async () => {
     const dir = rafdbProject(DATASET_CONFIG.replace('onMissing: skip', 'onMissing: error'));
     await expect(prepare(dir)).rejects.toThrow(/Annotation\/manual\/train_00008_manu_attri\.txt.*data\.onMissing: skip/);

@@ -688,6 +688,10 @@ export class CheckpointStore {
     if (!recoverCheckpoint(target, this.logger)) {
       throw new Error(`checkpoint: no complete checkpoint at ${target}`);
     }
+    // A save killed after its swap left the previous checkpoint parked beside this complete one (or
+    // a dead process's temp folder): a run resumed with nothing left to train saves nothing that
+    // would remove them.
+    cleanupSiblings(target, this.logger);
     return target;
   }
 

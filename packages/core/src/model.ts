@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { FermixConfig } from './config/schema.js';
+import { callHook } from './plugin-hooks.js';
 import type { BackboneRegistry } from './registry.js';
 import type { Rng } from './rng.js';
 import type { FermixPlugin, ModelPlan, SetupContext } from './types.js';
@@ -23,11 +24,8 @@ export function applyModelTransforms(plan: ModelPlan, plugins: FermixPlugin[], c
   let current = plan;
   for (const plugin of plugins) {
     if (!plugin.transformModel) continue;
-    try {
-      current = plugin.transformModel(current, ctx) ?? current;
-    } catch (err) {
-      throw new Error(`plugin "${plugin.name}" failed in transformModel: ${(err as Error).message}`, { cause: err });
-    }
+    const given = current;
+    current = callHook(plugin, 'transformModel', () => plugin.transformModel!(given, ctx)) ?? current;
   }
   return current;
 }

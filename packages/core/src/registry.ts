@@ -62,12 +62,17 @@ export async function loadBackbonePackages(config: Pick<FermixConfig, 'backboneP
       issues.push({ path: p, expected: `a package installed where ${config.baseDir} can see it (e.g. pnpm add ${pkg})`, found: pkg, location: locateInConfig(config, p) });
       continue;
     }
-    const mod: any = await import(pathToFileURL(entry).href);
-    const register = mod.registerBackbones ?? mod.default?.registerBackbones;
-    const list = mod.backbones ?? mod.default?.backbones ?? mod.default;
-    if (typeof register === 'function') register(registry);
-    else if (Array.isArray(list) || (list && typeof list.build === 'function')) for (const b of [list].flat()) registry.register(b as BackboneDefinition);
-    else issues.push({ path: p, expected: 'a package exporting registerBackbones(registry), backbones, or a default backbone definition', found: pkg, location: locateInConfig(config, p) });
+    // The package's own code runs here (see the README's security section): a failure names it.
+    try {
+      const mod: any = await import(pathToFileURL(entry).href);
+      const register = mod.registerBackbones ?? mod.default?.registerBackbones;
+      const list = mod.backbones ?? mod.default?.backbones ?? mod.default;
+      if (typeof register === 'function') register(registry);
+      else if (Array.isArray(list) || (list && typeof list.build === 'function')) for (const b of [list].flat()) registry.register(b as BackboneDefinition);
+      else issues.push({ path: p, expected: 'a package exporting registerBackbones(registry), backbones, or a default backbone definition', found: pkg, location: locateInConfig(config, p) });
+    } catch (err) {
+      issues.push({ path: p, expected: `a package that loads and registers its backbones (${entry} failed: ${(err as Error)?.message ?? String(err)})`, found: pkg, location: locateInConfig(config, p) });
+    }
   }
   if (issues.length) throw new ConfigError(issues, config.configFile);
 }
@@ -78,6 +83,11 @@ export async function loadBackbonePackages(config: Pick<FermixConfig, 'backboneP
  */
 export function validateModelConfig(config: Pick<FermixConfig, 'model' | 'data' | 'configFile'>, registry: BackboneRegistry): void {
   const backbone = registry.get(config.model.backbone);
+  const size = config.data.imageSize;
+  if (size !== undefined && size < backbone.minInputSize) {
+    const p = ['data', 'imageSize'];
+    throw new ConfigError([{ path: p, expected: `at least ${backbone.minInputSize} for backbone ${backbone.name} (its smallest input)`, found: size, location: locateInConfig(config, p) }], config.configFile);
+  }
   checkWeightsSetting(config);
   if (!backbone.parseOptions) return;
   try {
@@ -184,6 +194,19 @@ export function findPackageEntry(pkg: string, fromDir: string): string | null {
   }
 }
 
+const HOOKS = ['setup', 'transformModel', 'transformBatch', 'composeLoss', 'onStepEnd', 'onEpochEnd', 'onTrainEnd'] as const;
+
+/** Why what a plugin factory returned is not a plugin (an object with a name, an apiVersion and function hooks), or null. */
+function malformedPlugin(plugin: unknown): string | null {
+  if (plugin === null || typeof plugin !== 'object') return `an object { name, apiVersion, ...hooks }, but the factory returned ${plugin === null ? 'null' : typeof plugin}`;
+  const p = plugin as Record<string, unknown>;
+  if (typeof p.name !== 'string' || p.name === '') return 'a plugin with a name (a non-empty string)';
+  if (typeof p.apiVersion !== 'number') return `"${p.name}" to declare its apiVersion (a number; this @fermix/core supports ${SUPPORTED_PLUGIN_API_VERSIONS.join(', ')}), found ${JSON.stringify(p.apiVersion) ?? 'none'}`;
+  const notFunctions = HOOKS.filter((h) => p[h] !== undefined && typeof p[h] !== 'function');
+  if (notFunctions.length > 0) return `"${p.name}"'s hooks to be functions (${notFunctions.join(', ')} ${notFunctions.length === 1 ? 'is' : 'are'} not)`;
+  return null;
+}
+
 /** Name and raw options of a `plugins:` entry. */
 export function pluginEntry(entry: string | Record<string, unknown>): { name: string; options: unknown } {
   if (typeof entry === 'string') return { name: entry, options: {} };
@@ -215,6 +238,11 @@ export async function resolvePlugins(
     try {
       const parsed = factory.parseOptions ? factory.parseOptions(options) : options;
       const plugin = factory(parsed);
+      const malformed = malformedPlugin(plugin);
+      if (malformed) {
+        issues.push({ path: ['plugins', i, name], expected: `a plugin from the package's factory: ${malformed}`, location: at(['plugins', i]) });
+        continue;
+      }
       if (!SUPPORTED_PLUGIN_API_VERSIONS.includes(plugin.apiVersion)) {
         issues.push({
           path: ['plugins', i, name],

@@ -52,6 +52,27 @@ export function writeResolvedConfig(paths: RunPaths, config: FermixConfig): void
   writeFileAtomic(paths.config, header + stringify(rest));
 }
 
+/**
+ * Keeps the lines of log.jsonl for epochs before `epoch` and drops the rest, so that a run resumed
+ * from the checkpoint of epoch `epoch - 1` logs each later epoch once: a kill between an epoch's log
+ * line and its checkpoint, or in the middle of a line, leaves lines the resumed run writes again.
+ */
+export function truncateLog(paths: RunPaths, epoch: number): void {
+  if (!existsSync(paths.log)) return;
+  const text = readFileSync(paths.log, 'utf8');
+  const lines = text.split('\n').filter((line) => line !== '');
+  const kept = lines.filter((line) => {
+    try {
+      const e = (JSON.parse(line) as { epoch?: unknown }).epoch;
+      return typeof e === 'number' && e < epoch;
+    } catch {
+      return false; // a line cut short by a kill
+    }
+  });
+  const out = kept.map((line) => `${line}\n`).join('');
+  if (out !== text) writeFileAtomic(paths.log, out);
+}
+
 export function appendLog(paths: RunPaths, entry: Record<string, unknown>): void {
   mkdirSync(paths.dir, { recursive: true });
   appendFileSync(paths.log, JSON.stringify(entry) + '\n');

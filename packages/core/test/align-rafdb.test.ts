@@ -103,7 +103,7 @@ describe('RAF-DB landmark annotations', () => {
   });
 
   it('names the file and line of a malformed or short annotation', () => {
-    expect(() => parseRafdbLandmarks('1\t2\n3\tx\n', '/r/a_manu_attri.txt')).toThrow('/r/a_manu_attri.txt:2: expected the right eye as "x<TAB>y", found "3\tx"');
+    expect(() => parseRafdbLandmarks('1\t2\n3\tx\n', '/r/a_manu_attri.txt')).toThrow('/r/a_manu_attri.txt:2: expected the right eye as "x<TAB>y", found "3\\tx"'); // quoted: the tab shows
     expect(() => parseRafdbLandmarks('1\t2\n3\t4\n', '/r/a_manu_attri.txt')).toThrow(/a_manu_attri\.txt:3: expected the nose tip .* found an empty line/);
   });
 });

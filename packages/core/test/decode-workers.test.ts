@@ -5,7 +5,7 @@ import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createAffectNetSource } from '../src/data/affectnet.js';
-import { codecWith, imageCodec, type DecodedImage, type DecodeItem } from '../src/data/decode.js';
+import { codecWith, DEFAULT_MAX_PIXELS, imageCodec, type DecodedImage, type DecodeItem } from '../src/data/decode.js';
 import { decodeFiles } from '../src/data/decode-pool.js';
 import { loadSharp } from '../src/data/sharp-decoder.js';
 import { createMemoryLogger, silentLogger } from '../src/logger.js';
@@ -79,7 +79,7 @@ describe('AffectNet crops on workers', () => {
       const bytes = readFileSync(item.path);
       let expected;
       try {
-        const img: DecodedImage = codec.usesNativeDecoder(bytes) ? await sharp!.decode(bytes) : codec.decodeImage(bytes, item.path);
+        const img: DecodedImage = codec.usesNativeDecoder(bytes) ? await sharp!.decode(bytes, DEFAULT_MAX_PIXELS) : codec.decodeImage(bytes, item.path, DEFAULT_MAX_PIXELS);
         expected = { ok: true, data: codec.toRgbResized(codec.cropImage(img, item.box!), 16) };
       } catch (err) {
         expected = { ok: false, reason: (err as Error).message };
@@ -103,7 +103,7 @@ describe('AffectNet crops on workers', () => {
     const reference = await Promise.all(
       items().map(async (item) => {
         try {
-          const img = imageCodec.decodeImage(readFileSync(item.path), item.path);
+          const img = imageCodec.decodeImage(readFileSync(item.path), item.path, DEFAULT_MAX_PIXELS);
           return { ok: true, data: imageCodec.toRgbResized(imageCodec.cropImage(img, item.box!), 16) };
         } catch (err) {
           return { ok: false, reason: (err as Error).message };
@@ -157,12 +157,12 @@ describe('which decoder decodes a file', () => {
     const sharp = await loadSharp();
     if (!sharp) return ctx.skip('sharp is not installed (an optionalDependency): nothing to compare');
     const bytes = jpegFile(200, 150, 9);
-    const native = await sharp.decode(bytes);
-    const js = imageCodec.decodeImage(bytes, 'x.jpg');
+    const native = await sharp.decode(bytes, DEFAULT_MAX_PIXELS);
+    const js = imageCodec.decodeImage(bytes, 'x.jpg', DEFAULT_MAX_PIXELS);
     expect([native.width, native.height, native.channels]).toEqual([200, 150, 3]);
     let diff = 0;
     for (let i = 0; i < js.data.length; i++) diff += Math.abs(js.data[i] - native.data[i]);
     expect(diff / js.data.length).toBeLessThan(3);
-    await expect(sharp.decode(bytes.subarray(0, bytes.length >> 1))).rejects.toThrow();
+    await expect(sharp.decode(bytes.subarray(0, bytes.length >> 1), DEFAULT_MAX_PIXELS)).rejects.toThrow();
   });
 });

@@ -10,32 +10,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { decodeFiles } from '../src/data/decode-pool.js';
 import { decodeImage, toRgbResized, type DecodedImage } from '../src/data/decode.js';
 import { createMemoryLogger } from '../src/logger.js';
+import { chunk, PNG_SIGNATURE } from './png-bytes.js';
 
 const { PNG } = pngjs;
 
 // ---- PNG writing by hand: pngjs cannot write palette images, and exact 16-bit samples are easier
 // to control this way.
-
-const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = CRC_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-function chunk(type: string, data: Uint8Array): Buffer {
-  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const out = Buffer.alloc(body.length + 8);
-  out.writeUInt32BE(data.length, 0);
-  body.copy(out, 4);
-  out.writeUInt32BE(crc32(body), body.length + 4);
-  return out;
-}
 
 interface RawPng {
   width: number;
@@ -66,7 +46,7 @@ function encodeRawPng(spec: RawPng): Buffer {
   ihdr[8] = spec.bitDepth;
   ihdr[9] = spec.colorType;
   return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    PNG_SIGNATURE,
     chunk('IHDR', ihdr),
     ...(spec.palette ? [chunk('PLTE', Uint8Array.from(spec.palette.flat()))] : []),
     ...(spec.paletteAlpha ? [chunk('tRNS', Uint8Array.from(spec.paletteAlpha))] : []),
@@ -183,7 +163,7 @@ describe('decodeImage', () => {
     hugeJpeg.writeUInt16BE(60_000, sof + 5);
     hugeJpeg.writeUInt16BE(60_000, sof + 7);
     const cases: [Uint8Array, RegExp][] = [
-      [hugeJpeg, /image too large \(maxResolutionInMP/],
+      [hugeJpeg, /image too large \(60000x60000 = 3600000000 pixels exceeds data.maxPixels 40000000\)/], // our SOF check, before jpeg-js
       [new Uint8Array(0), /empty file/],
       [Buffer.from('GIF89a......'), /unsupported format \(GIF\)/],
       [Uint8Array.from({ length: 64 }, (_, i) => (i * 97 + 13) % 256), /unsupported format \(unknown/],

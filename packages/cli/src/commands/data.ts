@@ -65,7 +65,7 @@ async function reportSplit(source: DataSource, split: string, config: FermixConf
   if (!inventory) return reportByLoading(source, split, config, logger);
   const { classes, counts, missing, files } = await inventory(split);
   const report: SplitReport = { split, classes, counts, missing };
-  if (check && files) report.unreadable = await unreadableFiles(files, split, logger);
+  if (check && files) report.unreadable = await unreadableFiles(files, split, config.data.maxPixels, logger);
   if (check && !files) report.unreadable = []; // pixels live in the label file and were all validated
   return report;
 }
@@ -78,15 +78,15 @@ function inventoryOf(source: DataSource): ((split: string) => Promise<Inventory>
 
 /** A source that cannot count without decoding (synthetic, custom ones): load the split. */
 async function reportByLoading(source: DataSource, split: string, config: FermixConfig, logger: Logger): Promise<SplitReport> {
-  const set = await source.load(split, { imageSize: config.data.imageSize, logger });
+  const set = await source.load(split, { imageSize: config.data.imageSize, logger, maxPixels: config.data.maxPixels });
   const counts = new Array<number>(set.classes.length).fill(0);
   for (const label of set.labels) counts[label]++;
   return { split, classes: set.classes, counts, missing: [], unreadable: set.skipped };
 }
 
-async function unreadableFiles(files: string[], split: string, logger: Logger): Promise<{ path: string; reason: string }[]> {
+async function unreadableFiles(files: string[], split: string, maxPixels: number, logger: Logger): Promise<{ path: string; reason: string }[]> {
   logger.info(`checking split "${split}": decoding ${files.length} images`);
-  const results = await decodeFiles(files, CHECK_SIZE, { logger });
+  const results = await decodeFiles(files, CHECK_SIZE, { logger, maxPixels });
   return results.flatMap((r, i) => (r.ok ? [] : [{ path: files[i], reason: r.reason }]));
 }
 

@@ -76,6 +76,7 @@ export async function evalCommand(options: EvalCommandOptions): Promise<number> 
     imageSize: config.data.imageSize,
     logger,
     prefetch: config.data.prefetch,
+    maxPixels: config.data.maxPixels,
     budgetBytes: budgetBytesOf(config.data.cacheMB),
   });
   const model = buildModelForConfig(config, set.classes.length, plugins, { logger, container, rng: new Rng(config.seed) }, container.get<BackboneRegistry>(TOKENS.BackboneRegistry));

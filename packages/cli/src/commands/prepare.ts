@@ -152,7 +152,7 @@ async function alignAll(
     logger.info(`aligning split "${split}": ${plan.items.length} images`);
     let done = 0;
     for (const item of plan.items) {
-      const outcome = await alignImageFile(item, size, detector);
+      const outcome = await alignImageFile(item, size, detector, config.data.maxPixels);
       if (outcome.ok) {
         const cls = plan.classes[item.label];
         const stem = path.basename(item.path, path.extname(item.path));

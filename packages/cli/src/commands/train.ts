@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { isRunDir, newRunDir, Trainer } from '@fermix/core';
 import { createReporter } from '../progress.js';
+import { dryRunTrain, formatDryRun } from './dry-run.js';
 import { openSession } from '../setup.js';
 import { listenForStop } from '../stop-signals.js';
 
@@ -10,6 +11,8 @@ export interface TrainCommandOptions {
   resume?: boolean;
   threads?: string;
   accelerator?: string;
+  /** Set everything up (config, plugins, data index, model) and stop before training; nothing is written. */
+  dryRun?: boolean;
 }
 
 /** `fermix train`: one run into a run folder. Returns the process exit code. */
@@ -17,6 +20,10 @@ export async function trainCommand(options: TrainCommandOptions): Promise<number
   const reporter = createReporter();
   const { logger } = reporter;
   const session = await openSession(options.config, logger, { threads: options.threads, accelerator: options.accelerator });
+  if (options.dryRun) {
+    process.stdout.write(formatDryRun(await dryRunTrain(session, logger)));
+    return 0;
+  }
   const runDir = path.resolve(options.out ?? newRunDir(path.resolve('runs')));
   if (!options.resume && isRunDir(runDir)) {
     throw new UsageError(`run folder ${runDir} already holds a run; continue it with --resume, or choose another --out (nothing was changed)`);

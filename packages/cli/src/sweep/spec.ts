@@ -26,9 +26,9 @@ import { COMMON_OPTIMIZER_KEYS, ConfigError, issuesFromZod, OPTIMIZER_KEYS, read
 const gridValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 export const sweepSchema = z.strictObject({
   /** The fermix config every run starts from, relative to the sweep file. */
-  base: z.string().min(1),
+  base: z.string().min(1).max(4096),
   /** Sweep folder, relative to the sweep file (default: runs/<sweep file name> under the working folder). */
-  out: z.string().min(1).optional(),
+  out: z.string().min(1).max(4096).optional(),
   /** Runs at once, each its own process. */
   parallel: z.number().int().min(1).optional(),
   /** Dotted config paths set in every run, e.g. `train.epochs: 10`. */
@@ -39,6 +39,9 @@ export const sweepSchema = z.strictObject({
 });
 export type SweepFile = z.output<typeof sweepSchema>;
 type GridValue = z.output<typeof gridValue>;
+
+/** More runs than this is a mistake in the grid (each run is a training process), refused before expanding it. */
+export const MAX_SWEEP_RUNS = 10_000;
 
 /** The plugins a method is made of; `mixup` and `mixaugment` take the grid's alpha. */
 const ALPHA_PLUGINS = new Set(['mixup', 'mixaugment']);
@@ -86,6 +89,10 @@ export function readSweepFile(file: string): SweepSpec {
     });
   }
   if (issues.length > 0) throw sweepError(file, issues);
+  const combinations = Object.values(spec.grid).reduce((n, values) => n * values.length, 1);
+  if (combinations > MAX_SWEEP_RUNS) {
+    throw sweepError(file, [{ path: ['grid'], expected: `at most ${MAX_SWEEP_RUNS} combinations (a sweep is one process per run)`, found: `${combinations} combinations`, location: parsed.locate(['grid']) }]);
+  }
   const runs = expandGrid(spec, base, path.dirname(baseFile));
   const byName = new Map<string, SweepRun>();
   for (const run of runs) {

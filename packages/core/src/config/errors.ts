@@ -24,9 +24,20 @@ export function formatPath(path: ConfigPath): string {
   return out || '(root)';
 }
 
+/** The value found, in at most 80 characters; never throws (cycles, BigInt, numbers JSON cannot spell). */
 function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value);
+  if (typeof value === 'function') return 'a function';
+  let text: string;
+  if (typeof value === 'number' && !Number.isFinite(value)) text = String(value); // NaN, Infinity: JSON says null
+  else if (typeof value === 'number' && Object.is(value, -0)) text = '-0';
+  else {
+    try {
+      text = JSON.stringify(value) ?? String(value);
+    } catch {
+      text = Array.isArray(value) ? '[...]' : typeof value === 'object' && value !== null ? '{...}' : String(value);
+    }
+  }
   return text.length > 80 ? text.slice(0, 77) + '...' : text;
 }
 
@@ -94,16 +105,23 @@ export function issuesFromZod(error: ZodError, raw: unknown, prefix: ConfigPath 
         out.push({ path, expected: `one of ${(issue.values as unknown[]).map((v) => String(v)).join(' | ')}`, found });
         break;
       case 'too_small':
-        out.push({ path, expected: `${issue.origin === 'array' ? 'at least' : 'a number'} ${issue.origin === 'array' ? issue.minimum + ' entries' : (issue.inclusive ? '>= ' : '> ') + issue.minimum}`, found });
+        out.push({ path, expected: sizeBound(issue.origin, 'at least', issue.inclusive ? '>=' : '>', issue.minimum), found });
         break;
       case 'too_big':
-        out.push({ path, expected: `${issue.origin === 'array' ? 'at most ' + issue.maximum + ' entries' : 'a number ' + (issue.inclusive ? '<= ' : '< ') + issue.maximum}`, found });
+        out.push({ path, expected: sizeBound(issue.origin, 'at most', issue.inclusive ? '<=' : '<', issue.maximum), found });
         break;
       default:
         out.push({ path, expected: issue.message.replace(/^Invalid input: expected /, ''), found });
     }
   }
   return out;
+}
+
+/** `at least 1 entries`... for lists, `a text of at least 1 characters` for strings, `a number >= 1` otherwise. */
+function sizeBound(origin: string, words: string, op: string, bound: unknown): string {
+  if (origin === 'array' || origin === 'set') return `${words} ${bound} entries`;
+  if (origin === 'string') return `a text of ${words} ${bound} character${bound === 1 ? '' : 's'}`;
+  return `a number ${op} ${bound}`;
 }
 
 function article(type: string): string {

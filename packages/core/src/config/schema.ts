@@ -1,9 +1,17 @@
 import { z } from 'zod';
+import { DEFAULT_MAX_PIXELS } from '../data/decode.js';
 import { MONITORABLE } from '../metrics.js';
 import { OPTIMIZER_NAMES, type OptimizerName } from '../train/optimizers.js';
 import { SCHEDULE_NAMES, type ScheduleName } from '../train/schedules.js';
 
 const positiveInt = z.number().int().min(1);
+/** A file or folder path: longer ones are a mistake (Linux's PATH_MAX is 4096). */
+const pathString = z.string().min(1).max(4096);
+/** A name: a split, a backbone, a package. */
+const nameString = z.string().min(1).max(214);
+const MAX_SYNTHETIC_PER_CLASS = 100_000;
+/** The largest `data.maxPixels`: 1 GB as RGBA, about what one decode may take. */
+const MAX_PIXELS_LIMIT = 250_000_000;
 
 /** The keys each optimizer takes besides name, lr, weightDecay and noDecayForNormAndBias. */
 export const OPTIMIZER_KEYS: Record<OptimizerName, string[]> = {
@@ -107,8 +115,8 @@ const scheduleSchema = z
 
 /** One entry of `plugins:`: a name, or a one-key map from name to options. */
 const pluginEntry = z.union([
-  z.string().min(1),
-  z.record(z.string().min(1), z.unknown()).refine((v) => Object.keys(v).length === 1, {
+  nameString,
+  z.record(nameString, z.unknown()).refine((v) => Object.keys(v).length === 1, {
     message: 'a map with exactly one key, the plugin name (e.g. `- mixup: { alpha: 0.2 }`)',
   }),
 ]);
@@ -138,14 +146,14 @@ export const configSchema = z.strictObject({
        * folder holding EmoLabel/ and Image/aligned/; fer2013-csv: the CSV file; affectnet: the folder
        * holding training.csv, validation.csv and Manually_Annotated_Images/.
        */
-      root: z.string().min(1).optional(),
+      root: pathString.optional(),
       /** Default 48, or data.align.size when aligning (which it must then equal). */
       imageSize: z.number().int().min(8).max(1024).optional(),
-      trainSplit: z.string().min(1).default('train'),
-      testSplit: z.string().min(1).default('test'),
-      /** synthetic: images per class in each split. */
-      trainPerClass: positiveInt.default(200),
-      testPerClass: positiveInt.default(50),
+      trainSplit: nameString.default('train'),
+      testSplit: nameString.default('test'),
+      /** synthetic: images per class in each split (drawn into memory: at most 100,000). */
+      trainPerClass: positiveInt.max(MAX_SYNTHETIC_PER_CLASS).default(200),
+      testPerClass: positiveInt.max(MAX_SYNTHETIC_PER_CLASS).default(50),
       /** rafdb, affectnet: images listed but not on disk are an error, or skipped with a warning. */
       onMissing: z.enum(['error', 'skip']).default('error'),
       /** affectnet: 7 canonical classes (contempt dropped), or 8 with contempt last. */
@@ -155,6 +163,12 @@ export const configSchema = z.strictObject({
        * a split over what is left is streamed from disk. 0 streams every split that can be.
        */
       cacheMB: z.number().int().min(0).default(2048),
+      /**
+       * Decompression-bomb guard: an image whose header declares more pixels (width x height) than
+       * this is skipped before anything is allocated for it. The default, 40 MP, is a 160 MB RGBA
+       * buffer once decoded; a face crop never needs more.
+       */
+      maxPixels: z.number().int().min(1).max(MAX_PIXELS_LIMIT).default(DEFAULT_MAX_PIXELS),
       /** Streaming: batches decoded ahead of the training step (memory: prefetch x batch x imageSize² x 3 bytes). */
       prefetch: z.number().int().min(1).max(64).default(4),
       /**
@@ -211,11 +225,12 @@ export const configSchema = z.strictObject({
       onMissing: 'error',
       affectnetClasses: 7,
       cacheMB: 2048,
+      maxPixels: DEFAULT_MAX_PIXELS,
       prefetch: 4,
     }),
   model: z
     .strictObject({
-      backbone: z.string().min(1).default('small-cnn'),
+      backbone: nameString.default('small-cnn'),
       options: z.record(z.string(), z.unknown()).default({}),
       /**
        * Pretrained weights, loaded by layer name: `imagenet` (keras.applications' ImageNet file for
@@ -223,11 +238,11 @@ export const configSchema = z.strictObject({
        * Keras 3 .weights.h5), a tfjs model.json or its folder, or another run's checkpoint folder
        * (runs/x/checkpoints/best; a head of another class count is skipped).
        */
-      weights: z.string().min(1).optional(),
+      weights: pathString.optional(),
       /** A mirror of the ImageNet files, `<url>/<file name>` (default: $FERMIX_WEIGHTS_BASE_URL, else Keras' URLs). */
-      weightsBaseUrl: z.string().url().optional(),
+      weightsBaseUrl: z.string().url().max(4096).optional(),
       /** Layers not to take from `weights`, e.g. [predictions] when the class count differs. */
-      weightsExclude: z.array(z.string().min(1)).default([]),
+      weightsExclude: z.array(nameString).default([]),
       /** Train only the classifier for the first N epochs, then everything. */
       freezeBackbone: z.number().int().min(0).default(0),
     })
@@ -293,7 +308,7 @@ export const configSchema = z.strictObject({
     .default({ tta: [] }),
   plugins: z.array(pluginEntry).default([]),
   /** Packages that register more backbones (see the README, "Backbones from another package"). */
-  backbonePackages: z.array(z.string().min(1)).default([]),
+  backbonePackages: z.array(nameString).default([]),
 });
 
 export type FermixConfigInput = z.input<typeof configSchema>;

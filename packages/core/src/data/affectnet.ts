@@ -22,6 +22,7 @@ import {
   inventoryOfFiles,
   labelIndexTable,
   partitionMissing,
+  quoted,
   requireEveryClass,
   unsafeEntryReason,
   type InventorySource,
@@ -60,7 +61,7 @@ export function affectNetFivePoints(text: string): FivePoints {
   if (values.length !== 136) throw new DataError(`facial_landmarks must hold 68 points (136 numbers separated by ";"), found ${values.length} values`);
   const numbers = values.map(Number);
   const bad = values.findIndex((v, i) => v === '' || !Number.isFinite(numbers[i]));
-  if (bad >= 0) throw new DataError(`facial_landmarks value ${bad + 1} is not a number, found "${values[bad]}"`);
+  if (bad >= 0) throw new DataError(`facial_landmarks value ${bad + 1} is not a number, found ${quoted(values[bad])}`);
   return fivePointsFrom68(Array.from({ length: 68 }, (_, i) => ({ x: numbers[2 * i], y: numbers[2 * i + 1] })));
 }
 
@@ -112,7 +113,7 @@ export async function readAffectNetCsv(
     if (!columns) {
       const byName = headerColumns(fields);
       if (!REQUIRED_COLUMNS.every((c) => byName.has(c))) {
-        throw fail(`expected a header with subDirectory_filePath, face_x, face_y, face_width, face_height and expression, found "${text.slice(0, 120)}"`);
+        throw fail(`expected a header with subDirectory_filePath, face_x, face_y, face_width, face_height and expression, found ${quoted(text, 120)}`);
       }
       columns = REQUIRED_COLUMNS.map((c) => byName.get(c)!);
       landmarksColumn = byName.get('facial_landmarks');
@@ -121,7 +122,7 @@ export async function readAffectNetCsv(
     }
     if (fields.length !== fieldCount) throw fail(`expected ${fieldCount} fields, found ${fields.length}`);
     const [entry, x, y, width, height, expression] = columns.map((c) => fields[c].trim());
-    if (!/^\d+$/.test(expression) || Number(expression) > MAX_CODE) throw fail(`expression must be an integer 0..${MAX_CODE}, found "${expression}"`);
+    if (!/^\d+$/.test(expression) || Number(expression) > MAX_CODE) throw fail(`expression must be an integer 0..${MAX_CODE}, found ${quoted(expression)}`);
     const unsafe = unsafeEntryReason(entry);
     if (unsafe) throw fail(`rejected entry: ${unsafe}`);
     const code = Number(expression);
@@ -143,7 +144,7 @@ export async function readAffectNetCsv(
 function badBox(box: FaceBox, texts: string[]): string | undefined {
   const values = [box.x, box.y, box.width, box.height];
   const at = values.findIndex((v, i) => texts[i] === '' || !Number.isFinite(v));
-  if (at >= 0) return `${['face_x', 'face_y', 'face_width', 'face_height'][at]} is not a number, found "${texts[at]}"`;
+  if (at >= 0) return `${['face_x', 'face_y', 'face_width', 'face_height'][at]} is not a number, found ${quoted(texts[at])}`;
   if (!(box.width > 0 && box.height > 0)) return `face box must have a positive size, found ${box.width}x${box.height}`;
   return undefined;
 }
@@ -187,11 +188,11 @@ export function createAffectNetSource(options: AffectNetOptions): (InventorySour
       if (found.length === 0) throw new DataError(`${what}: no AffectNet CSVs found (expected ${describeLayout(root)})`, root);
       return found;
     },
-    async load(split: string, { imageSize: size, logger }: LoadOptions): Promise<ImageSet> {
+    async load(split: string, { imageSize: size, logger, maxPixels }: LoadOptions): Promise<ImageSet> {
       const started = Date.now();
       const { present, skipped } = await presentSamples(split, size, logger);
       // Decode + crop + resize in worker threads (large JPEGs with sharp when installed).
-      const results = await decodeFiles(present.map(({ path: p, box }) => ({ path: p, box })), size, { workers: options.workers, logger });
+      const results = await decodeFiles(present.map(({ path: p, box }) => ({ path: p, box })), size, { workers: options.workers, logger, maxPixels });
       const set = assembleImageSet({ files: present, results, size, classes: [...classes], split, what, skipped, logger });
       requireEveryClass(set, split, what);
       logger.debug(`loaded split "${split}": ${set.count} images, ${classes.length} classes, ${size}x${size}`, { ms: Date.now() - started });

@@ -73,13 +73,13 @@ export function toRgbImage(img: DecodedImage): RgbImage {
 /**
  * Aligns one original image to `size` x `size`. Never throws for a bad image: an unreadable file, no
  * face found (or the detector failing on it), or degenerate landmarks come back as
- * `{ ok: false, kind, reason }`. Needs `detector`
+ * `{ ok: false, kind, reason }` (an image over `maxPixels`, from its header, is unreadable). Needs `detector`
  * when the item has no landmarks of its own.
  */
-export async function alignImageFile(item: AlignItem, size: number, detector?: LandmarkDetector): Promise<AlignOutcome> {
+export async function alignImageFile(item: AlignItem, size: number, detector?: LandmarkDetector, maxPixels?: number): Promise<AlignOutcome> {
   let rgb: RgbImage;
   try {
-    rgb = toRgbImage(decodeImage(readFileSync(item.path), item.path));
+    rgb = toRgbImage(decodeImage(readFileSync(item.path), item.path, maxPixels));
   } catch (err) {
     return { ok: false, kind: 'unreadable', reason: (err as Error).message };
   }

@@ -47,7 +47,7 @@ export function alignedSource(options: AlignedSourceOptions): AlignableSource & 
       const plan = await alignPlan(split, logger);
       const results: DecodeResult[] = [];
       for (const item of plan.items) {
-        const outcome = await alignImageFile(item, align.size, align.detector);
+        const outcome = await alignImageFile(item, align.size, align.detector, loadOptions.maxPixels);
         if (!outcome.ok) results.push({ ok: false, reason: outcome.reason });
         else if (size === align.size) results.push({ ok: true, data: outcome.data });
         else results.push({ ok: true, data: toRgbResized({ width: align.size, height: align.size, channels: 3, data: outcome.data }, size) });

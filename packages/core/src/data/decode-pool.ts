@@ -17,7 +17,7 @@ import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
-import { codecWith, createImageCodec, imageCodec, type DecodedBatch, type DecodeItem, type ImageCodec } from './decode.js';
+import { codecWith, createImageCodec, DEFAULT_MAX_PIXELS, imageCodec, type DecodedBatch, type DecodeItem, type ImageCodec } from './decode.js';
 import { createSharpDecode, loadSharp } from './sharp-decoder.js';
 
 export type DecodeResult = { ok: true; data: Uint8Array } | { ok: false; reason: string };
@@ -40,6 +40,8 @@ export interface DecodeFilesOptions {
   chunkSize?: number;
   /** Default `auto` (see decode.ts for the per-file rule and its measurements). */
   decoder?: DecoderChoice;
+  /** Files whose header declares more pixels are refused before decoding (`data.maxPixels`; default 40 MP). */
+  maxPixels?: number;
 }
 
 const MAX_DEFAULT_WORKERS = 4;
@@ -86,7 +88,7 @@ export async function decodeFiles(
   try {
     await Promise.all(
       chunks.map(async (chunk) => {
-        const batch = await pool.decode(items.slice(chunk.start, chunk.end), size);
+        const batch = await pool.decode(items.slice(chunk.start, chunk.end), size, options.maxPixels);
         storeBatch(results, chunk, batch, size);
         done += chunk.end - chunk.start;
         options.onProgress?.(done, items.length);
@@ -161,6 +163,7 @@ export interface DecodePoolOptions {
 interface Task {
   items: (string | DecodeItem)[];
   size: number;
+  maxPixels: number;
   resolve: (batch: DecodedBatch) => void;
   reject: (err: unknown) => void;
 }
@@ -215,10 +218,10 @@ export class DecodePool {
   }
 
   /** Decodes one batch; see `ImageCodec.decodeBatch`. Batches run concurrently on the workers. */
-  decode(items: (string | DecodeItem)[], size: number): Promise<DecodedBatch> {
+  decode(items: (string | DecodeItem)[], size: number, maxPixels: number = DEFAULT_MAX_PIXELS): Promise<DecodedBatch> {
     if (this.closed) return Promise.reject(new Error('decode pool is closed'));
     return new Promise<DecodedBatch>((resolve, reject) => {
-      this.queue.push({ items, size, resolve, reject });
+      this.queue.push({ items, size, maxPixels, resolve, reject });
       this.pump();
     });
   }
@@ -268,7 +271,7 @@ export class DecodePool {
         const task = this.queue.shift()!;
         entry.inFlight.push(task);
         try {
-          entry.worker.postMessage({ items: task.items, size: task.size });
+          entry.worker.postMessage({ items: task.items, size: task.size, maxPixels: task.maxPixels });
         } catch (err) {
           // fail() (via the worker's events) or the next pump reassigns it
           entry.inFlight.pop();
@@ -287,7 +290,7 @@ export class DecodePool {
     try {
       for (let task = this.queue.shift(); task && !this.closed; task = this.queue.shift()) {
         try {
-          task.resolve(await this.codec.decodeBatch(task.items, task.size));
+          task.resolve(await this.codec.decodeBatch(task.items, task.size, task.maxPixels));
         } catch (err) {
           task.reject(err);
         }
@@ -396,7 +399,7 @@ const codec = createImageCodec({
 });
 function lazySharp(from) {
   let decode;
-  return (bytes) => {
+  return (bytes, maxPixels) => {
     if (!decode) {
       try {
         decode = createSharpDecode(require(from));
@@ -406,15 +409,15 @@ function lazySharp(from) {
         throw fatal;
       }
     }
-    return decode(bytes);
+    return decode(bytes, maxPixels);
   };
 }
 // Batches are answered in the order they arrive; an exception is a bug, not a bad image: it
 // crashes the worker, and the pool redoes its batches elsewhere.
 let chain = Promise.resolve();
-parentPort.on('message', ({ items, size }) => {
+parentPort.on('message', ({ items, size, maxPixels }) => {
   chain = chain
-    .then(() => codec.decodeBatch(items, size))
+    .then(() => codec.decodeBatch(items, size, maxPixels))
     .then((batch) => parentPort.postMessage(batch, [batch.data.buffer]))
     .catch((err) => setImmediate(() => { throw err; }));
 });

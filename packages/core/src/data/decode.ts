@@ -43,7 +43,7 @@ export interface DecodeItem {
  * A native decoder (sharp, see sharp-decoder.ts): bytes to raw pixels. The codec hands it only the
  * files `usesNativeDecoder` picks, so the same file takes the same decoder on every thread.
  */
-export type NativeDecode = (bytes: Uint8Array) => Promise<DecodedImage>;
+export type NativeDecode = (bytes: Uint8Array, maxPixels: number) => Promise<DecodedImage>;
 
 /** What the codec needs from outside; injected so the factory stays self-contained. */
 export interface ImageCodecDeps {
@@ -65,25 +65,30 @@ export interface DecodedBatch {
 }
 
 export interface ImageCodec {
-  decodeImage(bytes: Uint8Array, path: string): DecodedImage;
+  decodeImage(bytes: Uint8Array, path: string, maxPixels: number): DecodedImage;
   toRgbResized(img: DecodedImage, size: number): Uint8Array;
   /** Cuts a face box out of an image (clipped to it); a box entirely outside is an error. */
   cropImage(img: DecodedImage, box: FaceBox): DecodedImage;
   /** Whether `bytes` go to the native decoder (when there is one): see NATIVE_JPEG_MIN_PIXELS. */
   usesNativeDecoder(bytes: Uint8Array): boolean;
-  /** Reads, decodes, crops (items with a box) and resizes each file; failures are reasons, not throws. */
-  decodeBatch(items: (string | DecodeItem)[], size: number): Promise<DecodedBatch>;
+  /**
+   * Reads, decodes, crops (items with a box) and resizes each file; failures are reasons, not throws.
+   * A file whose header declares more than `maxPixels` pixels is refused before it is decoded.
+   */
+  decodeBatch(items: (string | DecodeItem)[], size: number, maxPixels: number): Promise<DecodedBatch>;
   /** Decodes and resizes a few generated images; equal bytes prove two codec copies agree. */
   selfTest(): Uint8Array;
 }
 
 export function createImageCodec(deps: ImageCodecDeps): ImageCodec {
-  // Decompression-bomb guard for both formats: a face crop never needs more than this, and a
-  // 40 MP RGBA image is already 160 MB once decoded.
-  const MAX_PIXELS = 40_000_000;
-  // jpeg-js counts its own allocations (coefficients + planes, ~10 bytes per pixel); let it decode
-  // anything under MAX_PIXELS.
-  const JPEG_MAX_MEMORY_MB = 1024;
+  // Decompression bombs (a few KB declaring 50,000 x 50,000 pixels) are refused from the header,
+  // before any pixel buffer exists: PNG's IHDR and JPEG's start-of-frame give width and height, and
+  // every decoder (pngjs, jpeg-js, sharp) also gets the limit as its own second check.
+  // jpeg-js counts its own allocations (coefficients + planes, ~10 bytes per pixel): it may take
+  // that much for an image at the pixel limit.
+  function jpegMaxMemoryMB(maxPixels: number): number {
+    return Math.max(1024, Math.ceil((maxPixels * 12) / 1048576));
+  }
   // Which decoder, per file. Measured on this project's 2-core VM (node 20, sharp 0.34.5 with
   // libvips 8.17 / mozjpeg, one image at a time, ms per decode to raw pixels):
   //   JPEG q90   48x48: jpeg-js 0.16, sharp 0.37 | 100x100: 0.79 vs 0.45 | 224x224: 3.6 vs 0.77
@@ -135,10 +140,10 @@ export function createImageCodec(deps: ImageCodecDeps): ImageCodec {
     return `unknown, starts with ${head}`;
   }
 
-  function checkPixelCount(width: number, height: number): void {
+  function checkPixelCount(width: number, height: number, maxPixels: number): void {
     if (!(width > 0 && height > 0)) throw new Error(`invalid image size ${width}x${height}`);
-    if (width * height > MAX_PIXELS) {
-      throw new Error(`image too large (${width}x${height} exceeds ${MAX_PIXELS / 1e6} megapixels)`);
+    if (width * height > maxPixels) {
+      throw new Error(`image too large (${width}x${height} = ${width * height} pixels exceeds data.maxPixels ${maxPixels})`);
     }
   }
 
@@ -166,13 +171,13 @@ export function createImageCodec(deps: ImageCodecDeps): ImageCodec {
     return out;
   }
 
-  function decodePng(bytes: Uint8Array): DecodedImage {
+  function decodePng(bytes: Uint8Array, maxPixels: number): DecodedImage {
     // IHDR must be the first chunk: 8-byte signature, length, "IHDR", width, height.
     if (bytes.length < 33 || !startsWith(bytes, [0x49, 0x48, 0x44, 0x52], 12)) {
       throw new Error('truncated or corrupt PNG (no IHDR header)');
     }
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    checkPixelCount(view.getUint32(16), view.getUint32(20));
+    checkPixelCount(view.getUint32(16), view.getUint32(20), maxPixels);
     let png;
     try {
       // pngjs expands every PNG flavour (1-16 bit, gray, palette, tRNS) to 8-bit RGBA; 16-bit
@@ -187,30 +192,32 @@ export function createImageCodec(deps: ImageCodecDeps): ImageCodec {
     return { width: png.width, height: png.height, channels, data: fromRgba(data, png.width * png.height, channels) };
   }
 
-  function decodeJpeg(bytes: Uint8Array): DecodedImage {
+  function decodeJpeg(bytes: Uint8Array, maxPixels: number): DecodedImage {
+    const dims = jpegDimensions(bytes);
+    if (dims) checkPixelCount(dims.width, dims.height, maxPixels);
     let img;
     try {
       // jpeg-js turns gray and CMYK (Adobe) JPEGs into RGB as well.
       img = deps.jpeg.decode(bytes, {
         useTArray: true,
         formatAsRGBA: false,
-        maxResolutionInMP: MAX_PIXELS / 1e6,
-        maxMemoryUsageInMB: JPEG_MAX_MEMORY_MB,
+        maxResolutionInMP: maxPixels / 1e6,
+        maxMemoryUsageInMB: jpegMaxMemoryMB(maxPixels),
       });
     } catch (err) {
       const message = messageOf(err);
       if (/maxResolutionInMP|maxMemoryUsageInMB/.test(message)) throw new Error(`image too large (${message})`);
       throw new Error(`truncated or corrupt JPEG (${message})`);
     }
-    checkPixelCount(img.width, img.height);
+    checkPixelCount(img.width, img.height, maxPixels);
     return { width: img.width, height: img.height, channels: 3, data: img.data };
   }
 
   /** Decodes by content (magic bytes), not by file extension. Throws with a bare reason. */
-  function decodeBytes(bytes: Uint8Array): DecodedImage {
+  function decodeBytes(bytes: Uint8Array, maxPixels: number): DecodedImage {
     if (bytes.length === 0) throw new Error('empty file');
-    if (startsWith(bytes, PNG_SIGNATURE)) return decodePng(bytes);
-    if (startsWith(bytes, JPEG_SIGNATURE)) return decodeJpeg(bytes);
+    if (startsWith(bytes, PNG_SIGNATURE)) return decodePng(bytes, maxPixels);
+    if (startsWith(bytes, JPEG_SIGNATURE)) return decodeJpeg(bytes, maxPixels);
     throw new Error(`unsupported format (${describeUnsupported(bytes)}); expected PNG or JPEG`);
   }
 
@@ -243,17 +250,20 @@ export function createImageCodec(deps: ImageCodecDeps): ImageCodec {
     return dims !== null && dims.width * dims.height >= NATIVE_JPEG_MIN_PIXELS;
   }
 
-  async function decodeNative(bytes: Uint8Array): Promise<DecodedImage> {
+  async function decodeNative(bytes: Uint8Array, maxPixels: number): Promise<DecodedImage> {
     const dims = jpegDimensions(bytes);
-    if (dims) checkPixelCount(dims.width, dims.height);
+    if (dims) checkPixelCount(dims.width, dims.height, maxPixels);
     let img;
     try {
-      img = await deps.native!(bytes);
+      img = await deps.native!(bytes, maxPixels);
     } catch (err) {
       if (isFatal(err)) throw err;
-      throw new Error(`truncated or corrupt JPEG (${messageOf(err)})`);
+      // libvips keeps an error buffer per thread that earlier failures can leave lines in: the
+      // last line is this file's.
+      const lines = messageOf(err).split('\n').filter((line) => line.trim() !== '');
+      throw new Error(`truncated or corrupt JPEG (${lines[lines.length - 1] ?? 'sharp failed'})`);
     }
-    checkPixelCount(img.width, img.height);
+    checkPixelCount(img.width, img.height, maxPixels);
     return img;
   }
 
@@ -277,9 +287,9 @@ export function createImageCodec(deps: ImageCodecDeps): ImageCodec {
     return { width, height, channels, data };
   }
 
-  function decodeImage(bytes: Uint8Array, path: string): DecodedImage {
+  function decodeImage(bytes: Uint8Array, path: string, maxPixels: number): DecodedImage {
     try {
-      return decodeBytes(bytes);
+      return decodeBytes(bytes, maxPixels);
     } catch (err) {
       throw new Error(`cannot decode ${path}: ${messageOf(err)}`, { cause: err });
     }
@@ -441,7 +451,7 @@ export function createImageCodec(deps: ImageCodecDeps): ImageCodec {
     }
   }
 
-  async function decodeBatch(items: (string | DecodeItem)[], size: number): Promise<DecodedBatch> {
+  async function decodeBatch(items: (string | DecodeItem)[], size: number, maxPixels: number): Promise<DecodedBatch> {
     const pixels = size * size * 3;
     const data = new Uint8Array(items.length * pixels); // own ArrayBuffer: safe to transfer
     const failures: (string | null)[] = [];
@@ -451,7 +461,7 @@ export function createImageCodec(deps: ImageCodecDeps): ImageCodec {
         const bytes = readBytes(item.path);
         // One file at a time: a worker is one thread, and in-process the main thread waits on
         // sharp (which runs on libuv's pool) rather than computing.
-        const img = usesNativeDecoder(bytes) ? await decodeNative(bytes) : decodeBytes(bytes);
+        const img = usesNativeDecoder(bytes) ? await decodeNative(bytes, maxPixels) : decodeBytes(bytes, maxPixels);
         data.set(toRgbResized(item.box ? cropImage(img, item.box) : img, size), i * pixels);
         failures.push(null);
       } catch (err) {
@@ -478,7 +488,7 @@ export function createImageCodec(deps: ImageCodecDeps): ImageCodec {
       deps.PNG.sync.write(png, { colorType: 2 }), // RGB
     ];
     const parts = files.flatMap((bytes) => {
-      const img = decodeBytes(bytes);
+      const img = decodeBytes(bytes, 100);
       return [toRgbResized(img, 3), toRgbResized(img, 7), toRgbResized(img, 5)]; // shrink, enlarge, mixed
     });
     const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
@@ -488,6 +498,12 @@ export function createImageCodec(deps: ImageCodecDeps): ImageCodec {
 
   return { decodeImage, toRgbResized, cropImage, usesNativeDecoder, decodeBatch, selfTest };
 }
+
+/**
+ * `data.maxPixels` by default: a face crop never needs more, and a 40 MP RGBA image is already
+ * 160 MB once decoded.
+ */
+export const DEFAULT_MAX_PIXELS = 40_000_000;
 
 /** The pure-JavaScript codec for this thread (no native decoder; see `codecWith` for sharp). */
 export const imageCodec: ImageCodec = createImageCodec({ PNG: pngjs.PNG, jpeg, readFile: readFileSync });
@@ -500,10 +516,11 @@ export function codecWith(native: NativeDecode | undefined): ImageCodec {
 /**
  * Decodes a PNG or JPEG, recognised by its magic bytes (the extension is ignored). PNGs of any
  * bit depth (16-bit is scaled to 8), gray, gray+alpha, RGB, RGBA and palette are supported.
- * Throws an Error naming `path` and the reason (truncated, corrupt, unsupported format, too large).
+ * Throws an Error naming `path` and the reason (truncated, corrupt, unsupported format, more
+ * pixels than `maxPixels`, checked on the header before decoding).
  */
-export function decodeImage(bytes: Uint8Array, path: string): DecodedImage {
-  return imageCodec.decodeImage(bytes, path);
+export function decodeImage(bytes: Uint8Array, path: string, maxPixels: number = DEFAULT_MAX_PIXELS): DecodedImage {
+  return imageCodec.decodeImage(bytes, path, maxPixels);
 }
 
 /**

@@ -9,9 +9,8 @@
  */
 import { createReadStream, statSync } from 'node:fs';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { toRgbResized } from './decode.js';
-import { FER2013_LABELS, labelIndexTable, requireEveryClass, type InventorySource, type SplitInventory } from './labels.js';
+import { FER2013_LABELS, labelIndexTable, quoted, requireEveryClass, type InventorySource, type SplitInventory } from './labels.js';
 import { DataError, EXPRESSION_CLASSES, type ImageSet, type LoadOptions } from './source.js';
 
 export interface Fer2013CsvOptions {
@@ -27,15 +26,41 @@ const SPLIT_ORDER = ['train', 'val', 'test'];
 // ---------------------------------------------------------------------------------------------
 // CSV reading (also used by affectnet.ts)
 
-/** The lines of a text file with their 1-based numbers, streamed; `\r\n` endings are accepted. */
-export async function* readLines(file: string): AsyncGenerator<{ text: string; line: number }> {
-  const input = createReadStream(file, { encoding: 'utf8' });
-  const lines = createInterface({ input, crlfDelay: Infinity });
+/**
+ * Longer lines are refused (a FER2013 row is ~9 KB, an AffectNet row ~2 KB): a file without line
+ * breaks must not be read into memory whole.
+ */
+export const MAX_LINE_CHARS = 1 << 20;
+
+/**
+ * The lines of a text file with their 1-based numbers, streamed; `\n`, `\r\n` and `\r` end a line.
+ * A line longer than `maxChars` is a DataError naming it, raised before more than that is held.
+ */
+export async function* readLines(file: string, maxChars: number = MAX_LINE_CHARS): AsyncGenerator<{ text: string; line: number }> {
+  const input = createReadStream(file, { encoding: 'utf8', highWaterMark: 1 << 16 });
+  const tooLong = (line: number) => new DataError(`${file}:${line}: line longer than ${maxChars} characters (is this the right file?)`, file);
+  let pending = '';
   let line = 0;
+  const next = (text: string) => ({ text: line === 0 ? text.replace(/^\uFEFF/, '') : text, line: ++line });
   try {
-    for await (const text of lines) yield { text: line === 0 ? text.replace(/^\uFEFF/, '') : text, line: ++line };
+    for await (const chunk of input as AsyncIterable<string>) {
+      const text = pending + chunk;
+      const breaks = /\r\n|\r|\n/g;
+      let start = 0;
+      for (let m = breaks.exec(text); m; m = breaks.exec(text)) {
+        // A \r at the very end may be the first half of a \r\n split across chunks.
+        if (m[0] === '\r' && m.index === text.length - 1) break;
+        if (m.index - start > maxChars) throw tooLong(line + 1);
+        yield next(text.slice(start, m.index));
+        start = m.index + m[0].length;
+      }
+      pending = text.slice(start);
+      if (pending.length > maxChars + 1) throw tooLong(line + 1);
+    }
+    if (pending.endsWith('\r')) pending = pending.slice(0, -1);
+    if (pending.length > maxChars) throw tooLong(line + 1);
+    if (pending.length > 0) yield next(pending);
   } finally {
-    lines.close();
     input.destroy();
   }
 }
@@ -117,7 +142,7 @@ export function parsePixels(text: string): Uint8Array | string {
         value = -1;
       }
     } else {
-      return `pixel value ${count + 1} is not an integer 0..255 (found "${text[i]}")`;
+      return `pixel value ${count + 1} is not an integer 0..255 (found ${quoted(text[i])})`;
     }
   }
   if (count !== PIXEL_COUNT) return `expected ${PIXEL_COUNT} pixel values (${FER2013_SIDE}x${FER2013_SIDE}), found ${count}`;
@@ -135,15 +160,15 @@ export async function* readFer2013Rows(file: string): AsyncGenerator<Fer2013Row>
     const fields = splitCsvLine(text);
     if (!columns) {
       columns = fer2013Columns(fields);
-      if (!columns) throw fail(`expected the header "emotion,pixels,Usage", found "${text.slice(0, 80)}"`);
+      if (!columns) throw fail(`expected the header "emotion,pixels,Usage", found ${quoted(text)}`);
       continue;
     }
     if (fields.length !== columns.count) throw fail(`expected ${columns.count} fields, found ${fields.length}`);
     const emotion = fields[columns.emotion].trim();
-    if (!/^[0-6]$/.test(emotion)) throw fail(`emotion must be 0..6 (${FER2013_LABELS.join(', ')}), found "${emotion}"`);
+    if (!/^[0-6]$/.test(emotion)) throw fail(`emotion must be 0..6 (${FER2013_LABELS.join(', ')}), found ${quoted(emotion)}`);
     const usage = columns.usage === undefined ? 'Training' : fields[columns.usage].trim();
     const split = SPLIT_OF_USAGE[usage];
-    if (!split) throw fail(`unknown Usage "${usage}" (expected ${Object.keys(SPLIT_OF_USAGE).join(', ')})`);
+    if (!split) throw fail(`unknown Usage ${quoted(usage)} (expected ${Object.keys(SPLIT_OF_USAGE).join(', ')})`);
     const pixels = parsePixels(fields[columns.pixels].trim());
     if (typeof pixels === 'string') throw fail(pixels);
     yield { line, label: labelOf[Number(emotion)], split, pixels };

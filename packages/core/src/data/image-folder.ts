@@ -122,7 +122,7 @@ async function loadSplit(root: string, split: string, options: LoadOptions, work
   const paths = files.flatMap((f) => f.paths);
   const labelOf = files.flatMap((f, label) => f.paths.map(() => label));
   const started = Date.now();
-  const results = await decodeFiles(paths, size, { workers, logger });
+  const results = await decodeFiles(paths, size, { workers, logger, maxPixels: options.maxPixels });
 
   const pixels = size * size * 3;
   const okCount = results.filter((r) => r.ok).length;

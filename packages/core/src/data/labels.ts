@@ -78,6 +78,14 @@ export function canonicalOrder(names: readonly string[]): string[] | null {
 // Entries of label files and CSVs
 
 /**
+ * Text from a data file for a message: quoted, control characters (NUL...) escaped, at most `max`
+ * characters, so a malformed line of any length gives a readable error.
+ */
+export function quoted(text: string, max = 80): string {
+  return JSON.stringify(text.length > max ? `${text.slice(0, max)}...` : text);
+}
+
+/**
  * Why a relative file name from a label file or CSV must not be used, or undefined when it is
  * safe: it must stay inside the dataset (no absolute path, drive letter or `..` segment).
  */
@@ -85,9 +93,9 @@ export function unsafeEntryReason(entry: string): string | undefined {
   if (entry.length === 0) return 'empty file name';
   if (entry.includes('\0')) return 'file name contains a NUL character';
   if (path.posix.isAbsolute(entry) || path.win32.isAbsolute(entry) || /^[A-Za-z]:/.test(entry)) {
-    return `absolute path "${entry}" (entries must be relative to the dataset)`;
+    return `absolute path ${quoted(entry)} (entries must be relative to the dataset)`;
   }
-  if (entry.split(/[\\/]+/).includes('..')) return `"${entry}" escapes the dataset root (contains "..")`;
+  if (entry.split(/[\\/]+/).includes('..')) return `${quoted(entry)} escapes the dataset root (contains "..")`;
   return undefined;
 }
 
@@ -166,8 +174,14 @@ export function partitionMissing<T extends LabelledFile>(
   return { present, skipped: missingPaths.map((p) => ({ path: p, reason: 'file not found' })) };
 }
 
-/** Unreadable files each get a warning up to this many; the rest only count in the summary. */
+/** Unreadable files each get a warning up to this many; the rest a debug line each, and the summary's count. */
 export const MAX_FILE_WARNINGS = 10;
+
+/** The `nth` unreadable image of a split, by path: a warning for the first few, then debug lines. */
+export function logUnreadable(logger: Logger, nth: number, file: string, reason: string): void {
+  const log = nth <= MAX_FILE_WARNINGS ? logger.warn : logger.debug;
+  log.call(logger, `skipping unreadable image ${file}: ${reason}`, { path: file, reason });
+}
 
 /**
  * Packs decoded images into an ImageSet. A failed decode is skipped with a warning (the first few
@@ -204,9 +218,7 @@ export function assembleImageSet(args: {
       return;
     }
     set.skipped.push({ path: files[i].path, reason: result.reason });
-    if (++unreadable <= MAX_FILE_WARNINGS) {
-      logger.warn(`skipping unreadable image ${files[i].path}: ${result.reason}`, { path: files[i].path, reason: result.reason });
-    }
+    logUnreadable(logger, ++unreadable, files[i].path, result.reason);
   });
   if (unreadable > 0) {
     logger.warn(`${args.what}: skipped ${unreadable} of ${files.length} unreadable images in split "${args.split}"`, { split: args.split, skipped: unreadable });

@@ -28,16 +28,16 @@ async function requireSplit(source: DataSource, split: string): Promise<void> {
 }
 
 /** Decodes one whole split into memory; an unknown split is a DataError listing the splits there are. */
-export async function loadSplit(source: DataSource, split: string, imageSize: number, logger: Logger): Promise<ImageSet> {
+export async function loadSplit(source: DataSource, split: string, imageSize: number, logger: Logger, maxPixels?: number): Promise<ImageSet> {
   await requireSplit(source, split);
-  return source.load(split, { imageSize, logger });
+  return source.load(split, { imageSize, logger, maxPixels });
 }
 
 /** Opens `split` of `source`; an unknown split is a DataError listing the splits there are. */
 export async function openSplit(source: DataSource, split: string, options: OpenSplitOptions): Promise<SplitData> {
   const { imageSize: size, logger } = options;
   await requireSplit(source, split);
-  const loadOptions = { imageSize: size, logger };
+  const loadOptions = { imageSize: size, logger, maxPixels: options.maxPixels };
   if (!isFileListSource(source)) {
     // Pixels that live in a CSV (fer2013-csv) or are drawn (synthetic) are loaded whole.
     const set = await source.load(split, loadOptions);
@@ -50,7 +50,7 @@ export async function openSplit(source: DataSource, split: string, options: Open
   const bytes = files.items.length * size * size * 3;
   // Decoded from the listing just made: listing again (source.load) would re-read the label file or
   // CSV and log its missing files twice.
-  if (bytes <= options.budgetBytes) return memorySplit(await loadListedFiles(files, size, logger), split);
+  if (bytes <= options.budgetBytes) return memorySplit(await loadListedFiles(files, size, logger, options.maxPixels), split);
 
   requireListedClasses(files.labels, files.classes, split, files.what);
   logger.info(
@@ -61,8 +61,8 @@ export async function openSplit(source: DataSource, split: string, options: Open
 }
 
 /** Decodes a split's listed files into memory, as the sources' own `load` does. */
-async function loadListedFiles(files: SplitFiles, size: number, logger: Logger): Promise<ImageSet> {
-  const results = await decodeFiles(files.items, size, { logger });
+async function loadListedFiles(files: SplitFiles, size: number, logger: Logger, maxPixels: number | undefined): Promise<ImageSet> {
+  const results = await decodeFiles(files.items, size, { logger, maxPixels });
   const listed = files.items.map((item, i) => ({ path: item.path, label: files.labels[i] }));
   const set = assembleImageSet({ files: listed, results, size, classes: files.classes, split: files.split, what: files.what, skipped: files.skipped, logger });
   requireEveryClass(set, files.split, files.what);

@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import { FIVE_POINT_NAMES, type FivePoints, type Point2 } from './align.js';
+import { quoted } from './labels.js';
 import { DataError } from './source.js';
 
 export const RAFDB_ORIGINAL_DIR = 'Image/original';
@@ -41,7 +42,7 @@ export function parseRafdbLandmarks(text: string, file: string): FivePoints {
     const tokens = content.split(/\s+/);
     const [x, y] = tokens.map(Number);
     if (tokens.length !== 2 || !Number.isFinite(x) || !Number.isFinite(y)) {
-      throw new DataError(`${where}: expected the ${FIVE_POINT_NAMES[i]} as "x<TAB>y", found "${content}"`, file);
+      throw new DataError(`${where}: expected the ${FIVE_POINT_NAMES[i]} as "x<TAB>y", found ${quoted(content)}`, file);
     }
     points.push({ x, y });
   }

@@ -8,7 +8,7 @@
  * aligns each by five landmarks: RAF-DB's own `Annotation/manual/<stem>_manu_attri.txt`
  * (`landmarks: 'dataset'`), or a LandmarkDetector (`landmarks: 'model'`).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../logger.js';
 import type { LandmarkDetector } from './align.js';
@@ -22,6 +22,7 @@ import {
   inventoryOfFiles,
   labelIndexTable,
   partitionMissing,
+  quoted,
   RAFDB_BASIC_LABELS,
   requireEveryClass,
   unsafeEntryReason,
@@ -79,15 +80,15 @@ export function parseRafdbLabels(text: string, file: string): RafdbEntry[] {
     if (content === '') return;
     const fail = (why: string) => new DataError(`${file}:${line}: ${why}`, file);
     const tokens = content.split(/\s+/);
-    if (tokens.length !== 2) throw fail(`expected "<name>.jpg <label 1-7>", found "${content}"`);
+    if (tokens.length !== 2) throw fail(`expected "<name>.jpg <label 1-7>", found ${quoted(content)}`);
     const [name, label] = tokens;
     const unsafe = unsafeEntryReason(name);
     if (unsafe) throw fail(`rejected entry: ${unsafe}`);
-    if (!/^[1-7]$/.test(label)) throw fail(`label must be 1..7 (${RAFDB_BASIC_LABELS.join(', ')}), found "${label}"`);
+    if (!/^[1-7]$/.test(label)) throw fail(`label must be 1..7 (${RAFDB_BASIC_LABELS.join(', ')}), found ${quoted(label)}`);
     const split = SPLIT_PREFIXES.find(([, prefix]) => name.startsWith(prefix))?.[0];
-    if (!split) throw fail(`"${name}" starts with neither train_ nor test_, so it belongs to no split`);
+    if (!split) throw fail(`${quoted(name)} starts with neither train_ nor test_, so it belongs to no split`);
     const seen = firstLine.get(name);
-    if (seen !== undefined) throw fail(`duplicate entry "${name}" (first on line ${seen})`);
+    if (seen !== undefined) throw fail(`duplicate entry ${quoted(name)} (first on line ${seen})`);
     firstLine.set(name, line);
     entries.push({ name, split, code: Number(label), line });
   });
@@ -135,7 +136,7 @@ export function createRafdbSource(options: RafdbOptions): (InventorySource & Fil
       const results = await decodeFiles(
         present.map((f) => f.path),
         size,
-        { workers: options.workers, logger },
+        { workers: options.workers, logger, maxPixels: loadOptions.maxPixels },
       );
       const set = assembleImageSet({ files: present, results, size, classes: [...classes], split, what, skipped, logger });
       requireEveryClass(set, split, what);
@@ -235,11 +236,19 @@ function splitsOf(entries: RafdbEntry[]): string[] {
   return SPLIT_PREFIXES.map(([split]) => split).filter((split) => entries.some((e) => e.split === split));
 }
 
+/** RAF-DB's label file is ~300 KB; one far larger is not it, and is not read into memory. */
+const MAX_LABEL_FILE_BYTES = 64 * 2 ** 20;
+
 function readLabelFile(root: string): string {
   const file = path.join(root, RAFDB_LABEL_FILE);
   try {
+    const bytes = statSync(file).size;
+    if (bytes > MAX_LABEL_FILE_BYTES) {
+      throw new DataError(`RAF-DB label file too large: ${file} is ${(bytes / 2 ** 20).toFixed(0)} MB (RAF-DB's is about 300 KB; expected ${LAYOUT})`, file);
+    }
     return readFileSync(file, 'utf8');
   } catch (err) {
+    if (err instanceof DataError) throw err;
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : `unreadable (${(err as Error).message})`;
     throw new DataError(`RAF-DB label file ${reason}: ${file} (expected ${LAYOUT})`, file);
   }

@@ -22,11 +22,11 @@ export interface SharpModule {
 export function createSharpDecode(sharp: SharpModule): NativeDecode {
   // sharp caches operations (and their pixels) by default; a decode-once pipeline only pays for it.
   sharp.cache(false);
-  return async function decodeWithSharp(bytes: Uint8Array): Promise<DecodedImage> {
+  return async function decodeWithSharp(bytes: Uint8Array, maxPixels: number): Promise<DecodedImage> {
     const input = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     // failOn 'warning': a truncated JPEG is an error, as with jpeg-js, not a grey-padded image.
-    // The pixel limit is the codec's own check (made on the header before this call).
-    const { data, info } = await sharp(input, { failOn: 'warning', limitInputPixels: false, sequentialRead: true })
+    // The codec has checked the header against maxPixels before this call; sharp checks it again.
+    const { data, info } = await sharp(input, { failOn: 'warning', limitInputPixels: maxPixels, sequentialRead: true })
       .toColourspace('srgb')
       .raw()
       .toBuffer({ resolveWithObject: true });

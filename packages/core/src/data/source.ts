@@ -21,6 +21,8 @@ export interface ImageSet {
 export interface LoadOptions {
   imageSize: number;
   logger: Logger;
+  /** Images whose header declares more pixels are skipped before decoding (`data.maxPixels`; default 40 MP). */
+  maxPixels?: number;
 }
 
 /** A data source: a set of splits with one class list. */

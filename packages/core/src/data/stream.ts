@@ -18,7 +18,7 @@ import type { Logger } from '../logger.js';
 import { gatherBatch, type HostBatch } from '../train/batches.js';
 import { DecodePool, type DecoderChoice } from './decode-pool.js';
 import type { DecodedBatch } from './decode.js';
-import { MAX_FILE_WARNINGS } from './labels.js';
+import { logUnreadable } from './labels.js';
 import type { ImageSet, SplitFiles } from './source.js';
 
 /** A host batch and which samples of the split it holds. */
@@ -81,6 +81,8 @@ export interface StreamOptions {
   /** Decode worker threads; default `defaultStreamWorkers()`. 0 decodes on this thread. */
   workers?: number;
   decoder?: DecoderChoice;
+  /** Images whose header declares more pixels are skipped before decoding (`data.maxPixels`). */
+  maxPixels?: number;
   /** Instrumentation: called with the number of batches queued ahead each time it changes. */
   onQueueDepth?: (depth: number) => void;
 }
@@ -115,7 +117,7 @@ export function streamedSplit(files: SplitFiles, options: StreamOptions): SplitD
       unreadable.add(i);
       const file = files.items[i].path;
       skipped.push({ path: file, reason });
-      if (++warned <= MAX_FILE_WARNINGS) logger.warn(`skipping unreadable image ${file}: ${reason}`, { path: file, reason });
+      logUnreadable(logger, ++warned, file, reason);
     });
     const x = new Float32Array(keep.length * pixels);
     const labels = new Int32Array(keep.length);
@@ -142,7 +144,7 @@ export function streamedSplit(files: SplitFiles, options: StreamOptions): SplitD
         const [start, end] = ranges[next++];
         const all = Int32Array.from({ length: end - start }, (_, b) => order[start + b]);
         const indices = all.filter((i) => !unreadable.has(i));
-        const pending = pool.decode(Array.from(indices, (i) => files.items[i]), size).then((decoded) => ({ decoded, indices }));
+        const pending = pool.decode(Array.from(indices, (i) => files.items[i]), size, options.maxPixels).then((decoded) => ({ decoded, indices }));
         pending.catch(() => {}); // rejected only when the read stops early and the pool closes
         queue.push(pending);
       }

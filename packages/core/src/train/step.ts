@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { Container } from 'inversify';
 import { silentLogger, type Logger } from '../logger.js';
+import { callHook, malformedBatch, malformedTerms, PluginError } from '../plugin-hooks.js';
 import { Rng } from '../rng.js';
 import type { Batch, FermixPlugin, LossTerms, PluginContext, StepResult, View } from '../types.js';
 import { clipByGlobalNorm } from './clip.js';
@@ -91,17 +92,6 @@ export interface TrainStep {
 function asBatch(input: Batch | PlainBatch): Batch {
   if ('views' in input) return input;
   return { views: { real: { x: input.x, y: input.y, weight: 1 } } };
-}
-
-function checkViews(batch: Batch, after: string): void {
-  const names = Object.keys(batch.views);
-  if (names.length === 0) throw new Error(`batch has no views after ${after}`);
-  for (const name of names) {
-    const v = batch.views[name];
-    if (v.x.rank !== 4 || v.y.rank !== 2 || v.x.shape[0] !== v.y.shape[0]) {
-      throw new Error(`view "${name}" after ${after}: expected x [B,H,W,C] and y [B,K] with the same B, got x ${JSON.stringify(v.x.shape)} and y ${JSON.stringify(v.y.shape)}`);
-    }
-  }
 }
 
 /**
@@ -196,8 +186,12 @@ export function createTrainStep(options: TrainStepOptions): TrainStep {
       names.forEach((name, i) => {
         terms[name] = weightedCrossEntropy(views[i].y, probs[i], views[i].weight);
       });
-      for (const plugin of lossHooks) terms = plugin.composeLoss!(terms, contextFor(plugin));
-      if (Object.keys(terms).length === 0) throw new Error('composeLoss left no loss terms');
+      for (const plugin of lossHooks) {
+        const given = terms;
+        terms = callHook(plugin, 'composeLoss', () => plugin.composeLoss!(given, contextFor(plugin)));
+        const bad = malformedTerms(terms);
+        if (bad) throw new PluginError(plugin.name, 'composeLoss', bad);
+      }
       return terms;
     };
     let termNames: string[] = [];
@@ -209,11 +203,15 @@ export function createTrainStep(options: TrainStepOptions): TrainStep {
     try {
       tf.tidy(() => {
         let batch = asBatch(input);
+        const classes = model.outputs[0].shape[1] ?? undefined;
+        const given = malformedBatch(batch, classes);
+        if (given) throw new Error(`the batch given to the step is malformed: ${given}`);
         for (const plugin of batchHooks) {
-          batch = plugin.transformBatch!(batch, contextFor(plugin));
-          checkViews(batch, `plugin "${plugin.name}" transformBatch`);
+          const before = batch;
+          batch = callHook(plugin, 'transformBatch', () => plugin.transformBatch!(before, contextFor(plugin)));
+          const bad = malformedBatch(batch, classes);
+          if (bad) throw new PluginError(plugin.name, 'transformBatch', `it returned a malformed batch: ${bad}`);
         }
-        checkViews(batch, 'transformBatch');
         run.inspect?.(batch, drawn);
         const names = Object.keys(batch.views);
         const views = names.map((n) => batch.views[n]);

@@ -14,13 +14,14 @@ import { budgetBytesOf, openSplit } from '../data/open-split.js';
 import type { SplitData } from '../data/stream.js';
 import type { Logger } from '../logger.js';
 import { MONITORABLE, type ClassificationMetrics, type MonitorName } from '../metrics.js';
+import { callAsyncHook, type PluginHook } from '../plugin-hooks.js';
 import { buildModelForConfig, initializeKernels } from '../model.js';
 import { loadPretrainedWeights } from '../weights.js';
 import { resolvePretrainedWeights } from '../pretrained.js';
 import { balancedClassWeights, balancedOrder, classCounts } from '../data/balance.js';
 import { validateModelConfig, type BackboneRegistry } from '../registry.js';
 import { Rng } from '../rng.js';
-import { appendLog, runPaths, writeFileAtomic, writeResolvedConfig, type RunPaths } from '../run-folder.js';
+import { appendLog, runPaths, truncateLog, writeFileAtomic, writeResolvedConfig, type RunPaths } from '../run-folder.js';
 import type { EpochSummary, FermixPlugin, PluginContext, SetupContext, StepResult, TrainSummary } from '../types.js';
 import { batchRanges, batchTensors } from './batches.js';
 import { DivergenceError, likelyCause, nonFiniteVariables } from './divergence.js';
@@ -231,6 +232,8 @@ export class Trainer {
       logger.info(`resuming from ${this.paths.lastCheckpoint}`, { epoch: firstEpoch, step: state.step, bestEpoch });
     }
     if (this.paths) writeResolvedConfig(this.paths, config);
+    // log.jsonl: epochs after the checkpoint (logged by a run killed before its checkpoint) are run again.
+    if (this.paths && this.options.resume) truncateLog(this.paths, firstEpoch);
     if (this.paths && !resuming) {
       // samples.json: the first training batch as the network sees it, for the report's gallery.
       const file = path.join(this.paths.dir, 'samples.json');
@@ -486,7 +489,7 @@ export class Trainer {
   private async loadData(): Promise<{ train: SplitData; test: SplitData }> {
     const source = this.container.get<DataSource>(TOKENS.DataSource);
     const { data } = this.config;
-    const options = { imageSize: data.imageSize, logger: this.logger, prefetch: data.prefetch };
+    const options = { imageSize: data.imageSize, logger: this.logger, prefetch: data.prefetch, maxPixels: data.maxPixels };
     const train = await openSplit(source, data.trainSplit, { ...options, budgetBytes: budgetBytesOf(data.cacheMB) });
     const test = await openSplit(source, data.testSplit, { ...options, budgetBytes: budgetBytesOf(data.cacheMB) - train.residentBytes });
     if (train.classes.join('\n') !== test.classes.join('\n')) {
@@ -498,12 +501,8 @@ export class Trainer {
     return { train, test };
   }
 
-  private async hook(plugin: FermixPlugin, name: string, fn: () => unknown): Promise<void> {
-    try {
-      await fn();
-    } catch (err) {
-      throw new Error(`plugin "${plugin.name}" failed in ${name}: ${(err as Error).message}`, { cause: err });
-    }
+  private hook(plugin: FermixPlugin, name: PluginHook, fn: () => unknown): Promise<void> {
+    return callAsyncHook(plugin, name, fn);
   }
 }
 
