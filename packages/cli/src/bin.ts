@@ -1,13 +1,17 @@
-import { ConfigError, DataError } from '@fermix/core';
+import { ConfigError, DataError, RunFolderLostError } from '@fermix/core';
 import { UsageError } from './commands/train.js';
 import { createProgram } from './program.js';
 
 /** Known mistakes print their message alone; anything else prints its stack for a bug report. */
 function report(err: unknown): number {
   const e = err as Error;
-  if (e instanceof ConfigError || e instanceof UsageError || e instanceof DataError || e?.name === 'ConfigError') {
+  if (e instanceof ConfigError || e instanceof UsageError || e instanceof DataError || e?.name === 'ConfigError' || e?.name === 'QueueConnectionError') {
     process.stderr.write(`fermix: ${e.message}\n`);
     return 2;
+  }
+  if (e instanceof RunFolderLostError) {
+    process.stderr.write(`fermix: ${e.message}\n`);
+    return 1;
   }
   process.stderr.write(`fermix: ${e?.stack ?? String(err)}\n`);
   return 1;

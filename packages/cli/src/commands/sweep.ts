@@ -10,6 +10,21 @@ export interface SweepCommandOptions {
   out?: string;
   parallel?: string;
   dryRun?: boolean;
+  /** redis://... : enqueue the runs for `fermix worker`s instead of running them here. */
+  queue?: string;
+  /** With --queue: show where each run stands instead of enqueuing. */
+  status?: boolean;
+  maxAttempts?: string;
+  backoff?: string;
+}
+
+function positiveNumber(flag: string, value: string | undefined, fallback: number, integer: boolean): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || (integer ? !Number.isInteger(n) || n < 1 : n < 0)) {
+    throw new UsageError(`${flag} expects ${integer ? 'an integer >= 1' : 'a number of seconds >= 0'}, got "${value}"`);
+  }
+  return n;
 }
 
 /** `fermix sweep`: every combination of a grid, each run a folder; resumable. Returns the exit code. */
@@ -26,6 +41,8 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
     for (const run of sweep.runs) process.stdout.write(`  ${run.name}\n`);
     return 0;
   }
+  if (options.status && !options.queue) throw new UsageError('--status reads a queued sweep: give the queue too (fermix sweep -c <file> --queue redis://host:6379/0 --status)');
+  if (options.queue) return queuedSweep(options, sweep, out);
   const { logger } = createReporter();
   const signals = listenForStop(logger, 'stopping the sweep: each run stops after its current step and keeps its last checkpoint; start the same command again to resume');
   try {
@@ -50,4 +67,26 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
   } finally {
     signals.release();
   }
+}
+
+/** `--queue`: enqueue every unfinished run (or, with --status, show where each stands). BullMQ loads only here. */
+async function queuedSweep(options: SweepCommandOptions, sweep: ReturnType<typeof readSweepFile>, out: string): Promise<number> {
+  const { enqueueSweep, formatStatus, sweepStatus } = await import('../sweep/distributed.js');
+  const url = options.queue!;
+  if (options.status) {
+    const state = await sweepStatus({ out, url });
+    process.stdout.write(`sweep folder: ${out}\n${formatStatus(state)}`);
+    return 0;
+  }
+  const maxAttempts = positiveNumber('--max-attempts', options.maxAttempts, 3, true);
+  const backoffSeconds = positiveNumber('--backoff', options.backoff, 30, false);
+  const { logger } = createReporter();
+  const { state, result, where } = await enqueueSweep({ sweep, out, url, maxAttempts, backoffSeconds, logger });
+  const finished = state.runs.filter((r) => r.status === 'finished').length;
+  process.stdout.write(
+    `${state.runs.length} runs: ${finished} finished, ${result.added.length} enqueued, ${result.queued.length} already queued, ${result.retried.length} enqueued again after failing\n` +
+      `sweep folder: ${out}\nrun them with: fermix worker --queue ${where}   (on any machine that sees ${out}; the password from the URL or FERMIX_REDIS_PASSWORD)\n` +
+      `where they stand: fermix sweep -c ${options.config} --queue ${where} --status\n`,
+  );
+  return 0;
 }

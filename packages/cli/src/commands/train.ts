@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { isRunDir, newRunDir, Trainer } from '@fermix/core';
+import { isRunDir, newRunDir, readRunLock, Trainer } from '@fermix/core';
 import { createReporter } from '../progress.js';
 import { openSession } from '../setup.js';
 import { listenForStop } from '../stop-signals.js';
@@ -29,13 +29,24 @@ export async function trainCommand(options: TrainCommandOptions): Promise<number
     process.channel?.unref();
     process.once('disconnect', onOrphaned);
   }
+  // Started by `fermix worker`: the run folder's lock names this attempt; another attempt's lock means stop.
+  const token = process.env.FERMIX_RUN_LOCK;
+  let epochSent = -1;
   try {
     const trainer = new Trainer({
       ...session,
       runDir,
       resume: options.resume,
-      onProgress: (e) => reporter.onProgress(e),
+      onProgress: (e) => {
+        reporter.onProgress(e);
+        // The worker that started this run shows its epoch in `fermix sweep --status`.
+        if (process.send && process.connected && e.epoch !== epochSent) {
+          epochSent = e.epoch;
+          process.send({ type: 'fermix-progress', epoch: e.epoch + 1, epochs: e.epochs });
+        }
+      },
       shouldStop: () => signals.stopping,
+      ...(token ? { ownsRunDir: () => readRunLock(runDir)?.token === token } : {}),
     });
     const { metrics } = await trainer.run();
     reporter.done();
