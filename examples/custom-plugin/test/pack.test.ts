@@ -18,12 +18,12 @@ import { ensureBuilt, lockDist, packagesDir, pluginDir } from './dist.js';
 
 const SKIP = process.env.FERMIX_SKIP_PACK === '1';
 const TFJS = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm'];
-const PUBLIC = ['core', 'backbones', 'plugin-mixup', 'plugin-mixaugment', 'plugin-flip', 'plugin-dropout', 'plugin-label-smoothing', 'plugin-cutmix', 'plugin-crop', 'plugin-color', 'plugin-erasing', 'plugin-randaugment', 'report', 'landmarks', 'accel-onnxruntime', 'cli'];
-const CLI_DEPS = ['@fermix/core', '@fermix/backbones', '@fermix/plugin-mixup', '@fermix/plugin-mixaugment', '@fermix/plugin-flip', '@fermix/plugin-dropout', '@fermix/plugin-label-smoothing', '@fermix/plugin-cutmix', '@fermix/plugin-crop', '@fermix/plugin-color', '@fermix/plugin-erasing', '@fermix/plugin-randaugment', '@fermix/report'];
+const PUBLIC = ['core', 'backbones', 'plugin-mixup', 'plugin-mixaugment', 'plugin-flip', 'plugin-dropout', 'plugin-label-smoothing', 'plugin-cutmix', 'plugin-crop', 'plugin-color', 'plugin-erasing', 'plugin-randaugment', 'report', 'queue', 'landmarks', 'accel-onnxruntime', 'cli'];
+const CLI_DEPS = ['@fermix/core', '@fermix/backbones', '@fermix/plugin-mixup', '@fermix/plugin-mixaugment', '@fermix/plugin-flip', '@fermix/plugin-dropout', '@fermix/plugin-label-smoothing', '@fermix/plugin-cutmix', '@fermix/plugin-crop', '@fermix/plugin-color', '@fermix/plugin-erasing', '@fermix/plugin-randaugment', '@fermix/report', '@fermix/queue'];
 /** Packages that compute nothing with tensors: no tfjs peer. */
-const NO_TFJS = ['@fermix/report'];
-/** Packages that need no @fermix/core: the accelerator only registers tfjs kernels. */
-const NO_CORE = ['@fermix/accel-onnxruntime'];
+const NO_TFJS = ['@fermix/report', '@fermix/queue'];
+/** Packages that need no @fermix/core: the accelerator only registers tfjs kernels; the queue only moves jobs. */
+const NO_CORE = ['@fermix/accel-onnxruntime', '@fermix/queue'];
 
 interface Packed {
   dir: string;
@@ -102,7 +102,7 @@ describe.skipIf(SKIP)('publish proof: pack, install in a scratch project, run th
     if (work && process.env.FERMIX_KEEP_PACK !== '1') rmSync(work, { recursive: true, force: true });
   });
 
-  it('packs the sixteen public packages and the example plugin', () => {
+  it('packs the seventeen public packages and the example plugin', () => {
     expect([...packed.keys()].sort()).toEqual([...CLI_DEPS, '@fermix/landmarks', '@fermix/accel-onnxruntime', '@fermix/cli', 'fermix-plugin-noise'].sort());
   });
 

@@ -139,7 +139,7 @@ describe('fermix sweep', () => {
     const orphan = Number(readFileSync(path.join(second, '.pid'), 'utf8'));
     while (alive(orphan) && Date.now() < deadline) await sleep(50);
     expect(alive(orphan), 'the orphaned run did not stop').toBe(false);
-    expect(readFileSync(path.join(second, 'train.out'), 'utf8')).toContain('the sweep that started this run is gone');
+    expect(readFileSync(path.join(second, 'train.out'), 'utf8')).toContain('the fermix sweep or worker that started this run is gone');
     const epochsBefore = readFileSync(path.join(second, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch);
     expect(epochsBefore.length).toBeGreaterThanOrEqual(1);
     expect(epochsBefore.length).toBeLessThan(40);

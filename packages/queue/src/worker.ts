@@ -47,7 +47,7 @@ export interface RunWorker {
 }
 
 /** Default times a stalled job is taken back before it fails: a killed worker is not the run's fault. */
-export const DEFAULT_MAX_STALLS = 3;
+export const DEFAULT_MAX_STALLS = 5;
 
 /**
  * Checks the address, then takes jobs from the queue, `concurrency` at a time, and hands each to

@@ -24,7 +24,7 @@ export async function trainCommand(options: TrainCommandOptions): Promise<number
   logger.info(`run folder: ${runDir}`);
   const signals = listenForStop(logger, 'stopping after this step; the last epoch checkpoint stays (continue with --resume); press Ctrl-C again to quit now');
   // Started by `fermix sweep` (an IPC channel): if the sweep dies, even by kill -9, stop the same way.
-  const onOrphaned = () => signals.stop('the sweep that started this run is gone: stopping after this step; the last epoch checkpoint stays');
+  const onOrphaned = () => signals.stop('the fermix sweep or worker that started this run is gone: stopping after this step; the last epoch checkpoint stays');
   if (process.send) {
     process.channel?.unref();
     process.once('disconnect', onOrphaned);
