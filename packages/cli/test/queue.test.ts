@@ -11,6 +11,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseQueueUrl, RunQueue, sweepIdOf } from '@fermix/queue';
 import { hasRedis, REDIS_SERVER, startRedis, type TestRedis } from '../../../test-support/redis-server.js';
+import { tinyRunConfig } from '../../../test-support/tiny-run.js';
+import { alive } from '../../../test-support/processes.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../../..');
@@ -19,23 +21,7 @@ const bin = path.join(root, 'packages/cli/src/bin.ts');
 const node = [process.execPath, '--import', pathToFileURL(path.join(root, 'node_modules/tsx/dist/loader.mjs')).href, '--conditions=fermix-source', bin];
 const PASSWORD = 'Qx7-queue-pa55word';
 
-const baseConfig = (epochs: number, perClass: number) => `seed: 3
-backend: wasm
-threads: 1
-data:
-  format: synthetic
-  imageSize: 16
-  trainPerClass: ${perClass}
-  testPerClass: 2
-model:
-  backbone: small-cnn
-  options: { widths: [4], convsPerStage: 1 }
-train:
-  epochs: ${epochs}
-  batchSize: 8
-  bnRecalibrationBatches: 1
-  earlyStopping: false
-`;
+const baseConfig = (epochs: number, perClass: number) => tinyRunConfig({ epochs, perClass, threads: 1 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The test's environment without a queue password of its own (each call says where the password comes from). */
@@ -111,15 +97,6 @@ function attemptsOf(runDir: string): string[] {
 /** The `fermix train` processes a worker started (its children). */
 function childrenOf(pid: number): number[] {
   return spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Every file under `dir` whose name is one of `names`. */

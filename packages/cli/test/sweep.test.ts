@@ -7,30 +7,15 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, validateConfig } from '@fermix/core';
 import { dropoutRate, readSweepFile } from '../src/sweep/spec.js';
 import { runThreadsEnv } from '../src/sweep/runner.js';
+import { tinyRunConfig } from '../../../test-support/tiny-run.js';
+import { alive } from '../../../test-support/processes.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../../..');
 const bin = path.join(root, 'packages/cli/src/bin.ts');
 const tsx = path.join(root, 'node_modules/.bin/tsx');
 
-const baseConfig = (epochs: number, perClass: number) => `seed: 2
-backend: wasm
-data:
-  format: synthetic
-  imageSize: 16
-  trainPerClass: ${perClass}
-  testPerClass: 2
-model:
-  backbone: small-cnn
-  options: { widths: [4], convsPerStage: 1 }
-train:
-  epochs: ${epochs}
-  batchSize: 8
-  bnRecalibrationBatches: 2
-  earlyStopping: false
-plugins:
-  - flip: {}
-`;
+const baseConfig = (epochs: number, perClass: number) => tinyRunConfig({ epochs, perClass, plugins: ['flip: {}'] });
 
 function project(files: Record<string, string>): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fermix-sweep-'));
@@ -44,15 +29,6 @@ function fermixSync(args: string[], cwd: string) {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('sweep file', () => {
   it('expands method x alpha x dropout x seed into named runs; alpha folds away for methods without one', () => {

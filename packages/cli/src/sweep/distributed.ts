@@ -6,7 +6,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'nod
 import { hostname } from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { readRunLock, runPaths, writeRunLock, type Logger } from '@fermix/core';
+import { readRunLock, runLockFile, runPaths, writeRunLock, type Logger } from '@fermix/core';
 import {
   DEFAULT_QUEUE,
   parseQueueUrl,
@@ -246,6 +246,10 @@ async function trainRun(run: ActiveRun, ctx: TrainRunContext): Promise<Partial<S
     ctx.log('warn', `${run.jobId}: taking the run folder over from ${previous.worker} (attempt ${previous.attempt}), whose process stops before its next write`);
     await sleep(TAKEOVER_GRACE_MS);
   }
+  if (ctx.shouldStop()) {
+    rmSync(runLockFile(dir), { force: true });
+    return 'give-back';
+  }
   appendFileSync(path.join(dir, 'train.out'), `[fermix worker] ${ctx.workerName}: job ${run.jobId}, attempt ${run.attempt} of ${run.maxAttempts}\n`);
   const { child, resume, outFile } = spawnTrain({
     trainCommand: ctx.trainCommand,
@@ -268,7 +272,7 @@ async function trainRun(run: ActiveRun, ctx: TrainRunContext): Promise<Partial<S
   if (holder?.token !== run.token) {
     throw new Error(`${holder ? `${holder.worker} took the run over (attempt ${holder.attempt})` : 'the run folder lost its lock'}; this attempt stopped without writing`);
   }
-  rmSync(path.join(dir, '.lock'), { force: true });
+  rmSync(runLockFile(dir), { force: true });
   if (code === 0 && existsSync(runPaths(dir).metrics)) {
     const summary = summaryOf(dir);
     ctx.log('info', `finished ${data.run}: accuracy ${pct(summary.accuracy)}, macro F1 ${pct(summary.macroF1)}, average accuracy ${pct(summary.averageAccuracy)}`);
