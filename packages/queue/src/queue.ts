@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Queue, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { checkConnection, type QueueConnection } from './connection.js';
 import { jobIdOf, type RunJobData } from './jobs.js';
 
@@ -123,7 +124,8 @@ export class RunQueue {
    * `fn` anyway: the file is rewritten whole, from Redis, by whoever writes it.
    */
   async withSweepLock<T>(sweep: string, fn: () => Promise<T> | T, waitMs = 10_000): Promise<T> {
-    return withRedisLock(await this.queue.client, `${this.queue.qualifiedName}:sweep-lock:${sweep}`, fn, waitMs);
+    // BullMQ 5 connects through ioredis: its client is an ioredis Redis under BullMQ's narrower type.
+    return withRedisLock((await this.queue.client) as unknown as Redis, `${this.queue.qualifiedName}:sweep-lock:${sweep}`, fn, waitMs);
   }
 
   async close(): Promise<void> {
@@ -131,11 +133,10 @@ export class RunQueue {
   }
 }
 
-type LockClient = Awaited<Queue['client']>;
-
 const RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
-export async function withRedisLock<T>(client: LockClient, key: string, fn: () => Promise<T> | T, waitMs: number): Promise<T> {
+/** `fn` while holding the Redis lock `key` (SET NX PX, released only by its holder's token). */
+export async function withRedisLock<T>(client: Redis, key: string, fn: () => Promise<T> | T, waitMs: number): Promise<T> {
   const token = randomUUID();
   const until = Date.now() + waitMs;
   let held = false;

@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   checkConnection,
@@ -37,7 +38,7 @@ describe('the queue address', () => {
   });
 
   it('names what is wrong with a URL it cannot use, without its password', () => {
-    expect(() => parseQueueUrl('http://queue.lab:6379', {})).toThrow(/--queue expects redis:\/\/.*got a http: address/);
+    expect(() => parseQueueUrl('http://queue.lab:6379', {})).toThrow(/--queue expects redis:\/\/.*got a http:\/\/ address/);
     expect(() => parseQueueUrl('redis://queue.lab:6379/zero', {})).toThrow(/database after the host must be a number/);
     let message = '';
     try {
@@ -102,6 +103,9 @@ describe.skipIf(!hasRedis)('on a real Redis', () => {
     const sweep = sweepIdOf('/shared/unit');
     const runs: RunJobData[] = ['seed-1', 'seed-2'].map((run) => ({ schema: 'fermix-run/1', sweep, out: '/shared/unit', run, settings: { seed: Number(run.slice(-1)) } }));
     const attempts: string[] = [];
+    // What a run folder with metrics.json is to fermix: the runs that succeeded.
+    const done = new Set<string>();
+    const isFinished = (run: RunJobData) => done.has(run.run);
     const logged: string[] = [];
     let settled = 0;
     const worker = await startRunWorker({
@@ -115,12 +119,13 @@ describe.skipIf(!hasRedis)('on a real Redis', () => {
       run: async (run) => {
         attempts.push(`${run.data.run}#${run.attempt}`);
         if (run.data.run === 'seed-2') throw new Error(`no luck on attempt ${run.attempt}`);
+        done.add(run.data.run);
         return { ok: true };
       },
     });
     try {
-      expect(await queue.enqueue(runs, { maxAttempts: 3, backoffSeconds: 0.1 }, () => false)).toEqual({ added: ['seed-1', 'seed-2'], queued: [], retried: [] });
-      const again = await queue.enqueue(runs, { maxAttempts: 3, backoffSeconds: 0.1 }, () => false);
+      expect(await queue.enqueue(runs, { maxAttempts: 3, backoffSeconds: 0.1 }, isFinished)).toEqual({ added: ['seed-1', 'seed-2'], queued: [], retried: [] });
+      const again = await queue.enqueue(runs, { maxAttempts: 3, backoffSeconds: 0.1 }, isFinished);
       expect(again.added).toEqual([]);
       expect(again.queued.length + again.retried.length).toBe(2);
       const deadline = Date.now() + 60_000;
@@ -135,10 +140,10 @@ describe.skipIf(!hasRedis)('on a real Redis', () => {
       expect(logged.filter((l) => l.startsWith('warn: ') && l.includes('retried after a backoff'))).toHaveLength(2);
       expect(logged.some((l) => l.startsWith('error: ') && l.includes('attempt 3 of 3 failed: no luck on attempt 3; marked failed'))).toBe(true);
       expect(settled).toBe(4);
-      expect(await queue.queue.getJobCounts('completed', 'failed', 'waiting', 'active', 'delayed')).toEqual({ completed: 1, failed: 1, waiting: 0, active: 0, delayed: 0 });
+      expect(await queue.queue.getJobCounts('completed', 'failed', 'waiting', 'active', 'delayed')).toMatchObject({ completed: 1, failed: 1, waiting: 0, active: 0, delayed: 0 });
 
       // Enqueued again: the failed run gets all its attempts back; the completed one stays as it is.
-      const third = await queue.enqueue(runs, { maxAttempts: 3, backoffSeconds: 0.1 }, (run) => run.run === 'seed-1');
+      const third = await queue.enqueue(runs, { maxAttempts: 3, backoffSeconds: 0.1 }, isFinished);
       expect(third).toEqual({ added: [], queued: ['seed-1'], retried: ['seed-2'] });
       while (attempts.length < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       expect(attempts[4]).toBe('seed-2#1');
@@ -152,7 +157,7 @@ describe.skipIf(!hasRedis)('on a real Redis', () => {
   it('takes turns on a sweep lock', async () => {
     const queue = await RunQueue.open(parseQueueUrl(redis.url(PASSWORD), {}), 'unit-lock');
     try {
-      const client = await queue.queue.client;
+      const client = (await queue.queue.client) as unknown as Redis;
       const order: string[] = [];
       const hold = (name: string) =>
         withRedisLock(client, 'unit-lock:sweep', async () => {

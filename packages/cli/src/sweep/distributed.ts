@@ -202,9 +202,12 @@ export async function runWorker(options: WorkerCommandOptions): Promise<number> 
         const outcome = await trainRun(run, { ...options, workerName: name, children, refresh, log });
         if (outcome === 'give-back') {
           givenBack++;
-          refresh(run.data.out);
           log('info', `${run.jobId}: stopped after its step; the job is back in the queue for any worker`);
-          return run.giveBack();
+          try {
+            return await run.giveBack();
+          } finally {
+            refresh(run.data.out);
+          }
         }
         return outcome;
       },
@@ -261,7 +264,8 @@ async function trainRun(run: ActiveRun, ctx: TrainRunContext): Promise<Partial<S
   ctx.children.add(child);
   ctx.log('info', `${resume ? 'resuming' : 'starting'} ${data.run} (job ${run.jobId}, attempt ${run.attempt} of ${run.maxAttempts})`);
   ctx.refresh(data.out);
-  child.on('message', (message: { type?: string; epoch?: number; epochs?: number }) => {
+  child.on('message', (raw: unknown) => {
+    const message = raw as { type?: string; epoch?: number; epochs?: number } | null;
     if (message?.type !== 'fermix-progress' || typeof message.epoch !== 'number') return;
     run.reportProgress({ epoch: message.epoch, epochs: message.epochs ?? 0 });
     ctx.refresh(data.out);
