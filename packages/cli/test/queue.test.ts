@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } fro
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseQueueUrl, RunQueue, sweepIdOf } from '@fermix/queue';
 import { hasRedis, REDIS_SERVER, startRedis, type TestRedis } from '../../../test-support/redis-server.js';
 import { tinyRunConfig } from '../../../test-support/tiny-run.js';
@@ -128,8 +128,12 @@ describe.skipIf(!hasRedis)('fermix sweep --queue and fermix worker, on a real Re
     redis = await startRedis({ password: PASSWORD });
   });
 
+  // A test that failed half-way leaves no worker behind to take the next test's jobs.
+  afterEach(() => {
+    for (const child of started.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+
   afterAll(async () => {
-    for (const child of started) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await redis?.dispose();
   });
 
@@ -227,7 +231,7 @@ describe.skipIf(!hasRedis)('fermix sweep --queue and fermix worker, on a real Re
     const texts = [...workers.map((w) => w.output()), first.all, second.all, failing.all, status.all, badStatus.all];
     for (const file of filesNamed(shared, ['sweep.json', 'train.out', 'config.yaml'])) texts.push(read(file));
     for (const text of texts) expect(text).not.toContain(PASSWORD);
-  });
+  }, 600_000);
 
   it('a worker killed with -9, a frozen worker coming back, Redis restarted, Ctrl-C: each run resumes where it stopped and logs every epoch once', async () => {
     const epochs = 24;
@@ -291,8 +295,15 @@ describe.skipIf(!hasRedis)('fermix sweep --queue and fermix worker, on a real Re
       expect(epochsOf(r)).toEqual([...Array(epochs).keys()]);
       const metrics = JSON.parse(read(path.join(r, 'metrics.json')));
       expect(metrics.history.map((h: { epoch: number }) => h.epoch)).toEqual([...Array(epochs).keys()]);
-      expect(existsSync(path.join(r, '.lock'))).toBe(false);
     }
+    // Once their jobs completed, no run folder keeps a lock.
+    const queue = await RunQueue.open(parseQueueUrl(url));
+    try {
+      await until(async () => [...(await queue.jobsOf(sweepIdOf(out), ['seed-1', 'seed-2'])).values()].every((j) => j.state === 'completed'), 'both jobs completed', 60_000);
+    } finally {
+      await queue.close();
+    }
+    for (const r of runs) expect(existsSync(path.join(r, '.lock'))).toBe(false);
     await until(async () => fermix(['sweep', '-c', 'k.sweep.yaml', '--out', out, '--queue', url, '--status'], dir).stdout.includes('2 runs: 2 finished'), 'the status says both finished', 60_000);
     const state = JSON.parse(read(path.join(out, 'sweep.json')));
     expect(state.runs.map((r: { status: string; worker: string }) => [r.status, r.worker])).toEqual([
@@ -301,7 +312,7 @@ describe.skipIf(!hasRedis)('fermix sweep --queue and fermix worker, on a real Re
     ]);
     w2.child.kill('SIGINT');
     expect(await w2.exited, w2.output()).toBe(0);
-  });
+  }, 600_000);
 
   it('refuses a wrong password, and a folder the worker cannot see, with a message that says what to do', async () => {
     const dir = project({});
@@ -313,12 +324,14 @@ describe.skipIf(!hasRedis)('fermix sweep --queue and fermix worker, on a real Re
     expect(missingPassword.code).toBe(2);
     expect(missingPassword.stderr).toContain('needs a password: put it in the URL (redis://:password@host:6379/0) or in FERMIX_REDIS_PASSWORD');
 
-    // A job whose sweep folder is not on this machine: the worker refuses to start.
-    const queue = await RunQueue.open(parseQueueUrl(redis.url(PASSWORD)));
+    // A job whose sweep folder is not on this machine: the worker refuses to start. (Database 1:
+    // a queue of its own.)
+    const db1 = redis.url(PASSWORD).replace(/\/0$/, '/1');
+    const queue = await RunQueue.open(parseQueueUrl(db1));
     const missing = path.join(dir, 'not-mounted/sweep');
     try {
       await queue.enqueue([{ schema: 'fermix-run/1', sweep: sweepIdOf(missing), out: missing, run: 'seed-1', settings: { seed: 1 } }], { maxAttempts: 1, backoffSeconds: 1 }, () => false);
-      const refused = fermix(['worker', '--queue', redis.url(PASSWORD)], dir);
+      const refused = fermix(['worker', '--queue', db1], dir);
       expect(refused.code).toBe(2);
       expect(refused.stderr).toContain(`does not see the sweep folder ${missing}`);
       expect(refused.stderr).toContain('shared storage');
@@ -326,5 +339,5 @@ describe.skipIf(!hasRedis)('fermix sweep --queue and fermix worker, on a real Re
       await queue.queue.obliterate({ force: true });
       await queue.close();
     }
-  });
+  }, 120_000);
 });
