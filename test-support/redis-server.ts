@@ -2,7 +2,7 @@
  * A real redis-server for the queue tests (Debian's `redis-server`; .ci/run installs it): its own
  * free port on 127.0.0.1 and its own data folder, append-only so a restart keeps the queue.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import os from 'node:os';
@@ -34,10 +34,24 @@ async function freePort(): Promise<number> {
   });
 }
 
-export async function startRedis(options: { password?: string } = {}): Promise<TestRedis> {
+/**
+ * With `tls`, the server speaks TLS only (a self-signed certificate for 127.0.0.1 made with openssl,
+ * its file in `certificate`) and `url()` is rediss://.
+ */
+export async function startRedis(options: { password?: string; tls?: boolean } = {}): Promise<TestRedis & { certificate?: string }> {
   const port = await freePort();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fermix-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--logfile', ''];
+  const args = ['--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--logfile', ''];
+  let certificate: string | undefined;
+  if (options.tls) {
+    certificate = path.join(dir, 'cert.pem');
+    const key = path.join(dir, 'key.pem');
+    const made = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', certificate, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+    if (made.status !== 0) throw new Error(`openssl could not make a test certificate: ${made.stderr}`);
+    args.push('--port', '0', '--tls-port', String(port), '--tls-cert-file', certificate, '--tls-key-file', key, '--tls-ca-cert-file', certificate, '--tls-auth-clients', 'no');
+  } else {
+    args.push('--port', String(port));
+  }
   if (options.password) args.push('--requirepass', options.password);
   let server: ChildProcess | undefined;
   const start = () =>
@@ -69,7 +83,8 @@ export async function startRedis(options: { password?: string } = {}): Promise<T
   await start();
   return {
     port,
-    url: (password) => `redis://${password ? `:${encodeURIComponent(password)}@` : ''}127.0.0.1:${port}/0`,
+    certificate,
+    url: (password) => `${options.tls ? 'rediss' : 'redis'}://${password ? `:${encodeURIComponent(password)}@` : ''}127.0.0.1:${port}/0`,
     start,
     stop,
     async dispose() {

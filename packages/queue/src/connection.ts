@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Redis, type RedisOptions } from 'ioredis';
 
 /** Where the queue lives: ioredis options and a printable form of the address without its password. */
@@ -19,6 +20,8 @@ export class QueueConnectionError extends Error {
 
 /** The variable a password comes from when the URL has none (keeps it out of `ps` and shell history). */
 export const PASSWORD_ENV = 'FERMIX_REDIS_PASSWORD';
+/** rediss://: a PEM file of the certificate authority that signed the server's certificate, when not a public one. */
+export const CA_ENV = 'FERMIX_REDIS_CA';
 
 const FORM = 'redis://[[user]:password@]host[:port][/db] or rediss://... (TLS)';
 
@@ -44,13 +47,21 @@ export function parseQueueUrl(url: string, env: NodeJS.ProcessEnv = process.env)
   const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1';
   const port = parsed.port ? Number(parsed.port) : 6379;
   const tls = parsed.protocol === 'rediss:';
+  let ca: string | undefined;
+  if (tls && env[CA_ENV]) {
+    try {
+      ca = readFileSync(env[CA_ENV]!, 'utf8');
+    } catch (err) {
+      throw new QueueConnectionError(`${CA_ENV}=${env[CA_ENV]}: cannot read the certificate authority's file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
   const options: RedisOptions = {
     host,
     port,
     db: db === '' ? 0 : Number(db),
     ...(username ? { username } : {}),
     ...(password ? { password } : {}),
-    ...(tls ? { tls: { servername: host } } : {}),
+    ...(tls ? { tls: { servername: host, ...(ca ? { ca } : {}) } } : {}),
     // BullMQ's blocking commands wait for a reconnect instead of failing after a few retries.
     maxRetriesPerRequest: null,
     retryStrategy: (times) => Math.min(250 * times, 2000),
@@ -89,7 +100,7 @@ export async function checkConnection(connection: QueueConnection): Promise<{ re
     return { redisVersion };
   } catch (err) {
     if (err instanceof QueueConnectionError) throw err;
-    throw new QueueConnectionError(explain(connection, (lastError && /WRONGPASS|NOAUTH|ECONN|ENOTFOUND|EAI_AGAIN|ETIMEDOUT/.test(lastError.message) ? lastError : (err as Error))));
+    throw new QueueConnectionError(explain(connection, (lastError && /WRONGPASS|NOAUTH|ECONN|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|certificate|SSL/.test(lastError.message) ? lastError : (err as Error))));
   } finally {
     client.disconnect();
   }
@@ -104,6 +115,7 @@ function explain(connection: QueueConnection, err: Error): string {
   if (/NOAUTH/.test(message)) return `Redis at ${where} needs a password: put it in the URL (redis://:password@host:6379/0) or in ${PASSWORD_ENV}`;
   if (/ECONNREFUSED/.test(message)) return `cannot reach Redis at ${where}: connection refused (is redis-server running there, on that port?)`;
   if (/ENOTFOUND|EAI_AGAIN/.test(message)) return `cannot reach Redis at ${where}: the host name is not known`;
+  if (/certificate|self.signed|SSL|TLS/i.test(message)) return `cannot use Redis at ${where}: TLS failed (${message}); for a certificate authority of your own, give its PEM file in ${CA_ENV}`;
   if (/ETIMEDOUT|timed? ?out/i.test(message)) return `cannot reach Redis at ${where}: no answer within 10 s (a firewall, or the wrong host?)`;
   return `cannot use Redis at ${where}: ${message}`;
 }

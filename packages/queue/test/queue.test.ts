@@ -154,6 +154,33 @@ describe.skipIf(!hasRedis)('on a real Redis', () => {
     }
   });
 
+  it('speaks TLS (rediss://) with a certificate authority of its own from FERMIX_REDIS_CA, and runs a job through it', async () => {
+    const secure = await startRedis({ password: PASSWORD, tls: true });
+    try {
+      const url = secure.url(PASSWORD);
+      expect(url).toMatch(/^rediss:\/\//);
+      await expect(checkConnection(parseQueueUrl(url, {}))).rejects.toThrow(/TLS failed .*FERMIX_REDIS_CA/);
+      expect(() => parseQueueUrl(url, { FERMIX_REDIS_CA: '/nonexistent/ca.pem' })).toThrow(/FERMIX_REDIS_CA=\/nonexistent\/ca.pem: cannot read the certificate authority's file \(ENOENT\)/);
+      const connection = parseQueueUrl(url, { FERMIX_REDIS_CA: secure.certificate });
+      await expect(checkConnection(connection)).resolves.toMatchObject({ redisVersion: expect.any(String) });
+      const queue = await RunQueue.open(connection, 'tls');
+      let ran = '';
+      const worker = await startRunWorker({ connection, queue: 'tls', concurrency: 1, lockSeconds: 5, log: () => {}, run: async (run) => void (ran = run.data.run) });
+      try {
+        const sweep = sweepIdOf('/shared/tls');
+        await queue.enqueue([{ schema: 'fermix-run/1', sweep, out: '/shared/tls', run: 'seed-1', settings: { seed: 1 } }], { maxAttempts: 1, backoffSeconds: 1 }, () => false);
+        const deadline = Date.now() + 60_000;
+        while ((await queue.jobsOf(sweep, ['seed-1'])).get('seed-1')?.state !== 'completed' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        expect(ran).toBe('seed-1');
+      } finally {
+        await worker.close();
+        await queue.close();
+      }
+    } finally {
+      await secure.dispose();
+    }
+  });
+
   it('takes turns on a sweep lock', async () => {
     const queue = await RunQueue.open(parseQueueUrl(redis.url(PASSWORD), {}), 'unit-lock');
     try {
