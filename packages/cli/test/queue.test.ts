@@ -262,6 +262,11 @@ describe.skipIf(!hasRedis)('fermix sweep --queue and fermix worker, on a real Re
     const atW2 = runs.map((r) => epochsOf(r).length);
     await until(() => progressed(atW2), 'w2 trained an epoch of each run');
     for (const r of runs) expect(read(path.join(r, 'train.out'))).toContain('resuming from');
+    // --status: both active on w2, in an epoch; sweep.json says the same.
+    const active = fermix(['sweep', '-c', 'k.sweep.yaml', '--out', out, '--queue', url, '--status'], dir);
+    expect(active.stdout).toMatch(new RegExp(`active\\s+seed-1\\s+on w2, epoch \\d+/${epochs}`));
+    expect(active.stdout).toMatch(new RegExp(`active\\s+seed-2\\s+on w2, epoch \\d+/${epochs}`));
+    expect(JSON.parse(read(path.join(out, 'sweep.json'))).runs[0]).toMatchObject({ status: 'running', worker: 'w2', epochs });
 
     // 3. Redis stops and starts again under the running worker.
     await redis.stop();
