@@ -234,13 +234,17 @@ describe.skipIf(!hasRedis)('fermix sweep --queue and fermix worker, on a real Re
   }, 600_000);
 
   it('a worker killed with -9, a frozen worker coming back, Redis restarted, Ctrl-C: each run resumes where it stopped and logs every epoch once', async () => {
-    const epochs = 24;
+    // Enough epochs that no run ends before the last event (each wait below fails at once if one did).
+    const epochs = 60;
     const dir = project({ 'base.yaml': baseConfig(epochs, 16), 'k.sweep.yaml': 'base: base.yaml\ngrid:\n  seed: [1, 2]\n' });
     const out = path.join(dir, 'shared/k');
     const runs = ['seed-1', 'seed-2'].map((r) => path.join(out, 'runs', r));
     const url = redis.url(PASSWORD);
     const worker = (name: string) => startFermix(['worker', '--queue', url, '--name', name, '--concurrency', '2', '--lock-seconds', '2'], dir);
-    const progressed = (counts: number[]) => runs.every((r, i) => epochsOf(r).length > counts[i]);
+    const progressed = (counts: number[]) => {
+      for (const r of runs) if (existsSync(path.join(r, 'metrics.json'))) throw new Error(`${r} finished too early: the test cannot prove resumption`);
+      return runs.every((r, i) => epochsOf(r).length > counts[i]);
+    };
     const notDone = (when: string) => {
       for (const r of runs) expect(existsSync(path.join(r, 'metrics.json')), `${r} finished before ${when}: the test cannot prove resumption`).toBe(false);
     };
