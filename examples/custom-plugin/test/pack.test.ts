@@ -18,12 +18,12 @@ import { ensureBuilt, lockDist, packagesDir, pluginDir } from './dist.js';
 
 const SKIP = process.env.FERMIX_SKIP_PACK === '1';
 const TFJS = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm'];
-const PUBLIC = ['core', 'backbones', 'plugin-mixup', 'plugin-mixaugment', 'plugin-flip', 'plugin-dropout', 'plugin-label-smoothing', 'plugin-cutmix', 'plugin-crop', 'plugin-color', 'plugin-erasing', 'plugin-randaugment', 'report', 'weights', 'landmarks', 'accel-onnxruntime', 'cli'];
-const CLI_DEPS = ['@fermix/core', '@fermix/backbones', '@fermix/plugin-mixup', '@fermix/plugin-mixaugment', '@fermix/plugin-flip', '@fermix/plugin-dropout', '@fermix/plugin-label-smoothing', '@fermix/plugin-cutmix', '@fermix/plugin-crop', '@fermix/plugin-color', '@fermix/plugin-erasing', '@fermix/plugin-randaugment', '@fermix/report', '@fermix/weights'];
+const PUBLIC = ['core', 'backbones', 'plugin-mixup', 'plugin-mixaugment', 'plugin-flip', 'plugin-dropout', 'plugin-label-smoothing', 'plugin-cutmix', 'plugin-crop', 'plugin-color', 'plugin-erasing', 'plugin-randaugment', 'report', 'weights', 'queue', 'landmarks', 'accel-onnxruntime', 'cli'];
+const CLI_DEPS = ['@fermix/core', '@fermix/backbones', '@fermix/plugin-mixup', '@fermix/plugin-mixaugment', '@fermix/plugin-flip', '@fermix/plugin-dropout', '@fermix/plugin-label-smoothing', '@fermix/plugin-cutmix', '@fermix/plugin-crop', '@fermix/plugin-color', '@fermix/plugin-erasing', '@fermix/plugin-randaugment', '@fermix/report', '@fermix/weights', '@fermix/queue'];
 /** Packages that compute nothing with tensors: no tfjs peer. */
-const NO_TFJS = ['@fermix/report', '@fermix/weights'];
-/** Packages that need no @fermix/core: the accelerator only registers tfjs kernels; weights reads files (core depends on it). */
-const NO_CORE = ['@fermix/accel-onnxruntime', '@fermix/weights'];
+const NO_TFJS = ['@fermix/report', '@fermix/weights', '@fermix/queue'];
+/** Packages that need no @fermix/core: the accelerator only registers tfjs kernels; weights reads files (core depends on it); the queue only moves jobs. */
+const NO_CORE = ['@fermix/accel-onnxruntime', '@fermix/weights', '@fermix/queue'];
 
 interface Packed {
   dir: string;

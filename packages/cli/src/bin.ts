@@ -1,4 +1,4 @@
-import { BackendUnavailableError, ConfigError, DataError, DivergenceError, PluginError } from '@fermix/core';
+import { BackendUnavailableError, ConfigError, DataError, DivergenceError, PluginError, RunFolderLostError } from '@fermix/core';
 import { UsageError } from './commands/train.js';
 import { createProgram } from './program.js';
 
@@ -8,7 +8,7 @@ import { createProgram } from './program.js';
  */
 function report(err: unknown): number {
   const e = err as Error;
-  if (e instanceof ConfigError || e instanceof UsageError || e instanceof DataError || e?.name === 'ConfigError') {
+  if (e instanceof ConfigError || e instanceof UsageError || e instanceof DataError || e?.name === 'ConfigError' || e?.name === 'QueueConnectionError') {
     process.stderr.write(`fermix: ${e.message}\n`);
     return 2;
   }
@@ -20,6 +20,10 @@ function report(err: unknown): number {
   if (e instanceof PluginError) {
     const where = (e.cause as Error | undefined)?.stack?.split('\n').slice(1, 4).join('\n');
     process.stderr.write(`fermix: ${e.message}\n${where ? `${where}\n` : ''}(a bug in that plugin or in how it is configured; fermix's checkpoints were not touched by it)\n`);
+    return 1;
+  }
+  if (e instanceof RunFolderLostError) {
+    process.stderr.write(`fermix: ${e.message}\n`);
     return 1;
   }
   process.stderr.write(`fermix: ${e?.stack ?? String(err)}\n`);

@@ -7,6 +7,7 @@ import { prepareCommand } from './commands/prepare.js';
 import { reportCommand } from './commands/report.js';
 import { sweepCommand } from './commands/sweep.js';
 import { trainCommand } from './commands/train.js';
+import { workerCommand } from './commands/worker.js';
 import { serveSteps } from './bench/step-server.js';
 import { parseAcceleratorFlag, parseThreadsFlag } from './setup.js';
 
@@ -89,8 +90,27 @@ export function createProgram(run: (code: Promise<number>) => void): Command {
     .option('-p, --parallel <n>', "runs at once, each a separate process (default: the sweep file's parallel:, else 1)")
     .option('--gpus <list>', 'pin runs to these GPUs, e.g. 0,1: run slot k of --parallel uses the k-th, round-robin (CUDA_VISIBLE_DEVICES); every run also gets TF_FORCE_GPU_ALLOW_GROWTH=true unless you set it')
     .option('--dry-run', 'list the runs and their folder names, run nothing')
-    .addHelpText('after', '\nExamples:\n  fermix sweep -c examples/paper/fer2013-mini-cpu.sweep.yaml --parallel 2\n  fermix sweep -c my.sweep.yaml --parallel 2 --gpus 0,1\n  fermix sweep -c my.sweep.yaml --dry-run\n  fermix report runs/fer2013-mini-cpu')
+    .option('--queue <url>', 'redis://[:password@]host:6379/0 (or rediss:// for TLS): enqueue the unfinished runs as jobs for `fermix worker`s instead of running them here; the out folder must be on storage every worker sees')
+    .option('--status', "with --queue: each run waiting, active (which worker, which epoch), finished or failed; updates sweep.json")
+    .option('--max-attempts <n>', 'with --queue: attempts of a failing run before it is marked failed', '3')
+    .option('--backoff <seconds>', 'with --queue: wait before the first retry of a failed run, doubled for each next one', '30')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  fermix sweep -c examples/paper/fer2013-mini-cpu.sweep.yaml --parallel 2\n  fermix sweep -c my.sweep.yaml --parallel 2 --gpus 0,1\n  fermix sweep -c my.sweep.yaml --dry-run\n  fermix report runs/fer2013-mini-cpu\n' +
+        '  fermix sweep -c my.sweep.yaml --queue redis://queue-host:6379/0          # then fermix worker on each machine\n' +
+        '  fermix sweep -c my.sweep.yaml --queue redis://queue-host:6379/0 --status\n\nThe password of the queue: in the URL or in FERMIX_REDIS_PASSWORD.',
+    )
     .action((opts) => run(sweepCommand(opts)));
+
+  program
+    .command('worker')
+    .description("run queued sweep runs (fermix sweep --queue) until Ctrl-C, each as its own fermix train process writing the sweep's shared out folder; a run that was stopped elsewhere resumes from its last checkpoint")
+    .requiredOption('--queue <url>', 'redis://[:password@]host:6379/0 or rediss://... (TLS); the password may come from FERMIX_REDIS_PASSWORD instead')
+    .option('--concurrency <n>', "runs at once on this machine, sharing its cores (each run's FERMIX_THREADS)", '1')
+    .option('--name <name>', 'how --status names this worker (default: host:pid)')
+    .option('--lock-seconds <s>', "how long a run stays with a worker that stopped answering (killed, frozen, cut off) before another worker takes it over", '30')
+    .addHelpText('after', '\nExamples:\n  fermix worker --queue redis://queue-host:6379/0 --concurrency 2\n  FERMIX_REDIS_PASSWORD=... fermix worker --queue rediss://queue-host:6380/0\n\nCtrl-C stops the runs after their current step and puts their jobs back in the queue.')
+    .action((opts) => run(workerCommand(opts)));
 
   program
     .command('report')

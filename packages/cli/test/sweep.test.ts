@@ -8,30 +8,15 @@ import { ConfigError, createMemoryLogger, validateConfig } from '@fermix/core';
 import { dropoutRate, readSweepFile } from '../src/sweep/spec.js';
 import { parseGpus, runGpuEnv, runSweep, runThreadsEnv } from '../src/sweep/runner.js';
 import { UsageError } from '../src/commands/train.js';
+import { tinyRunConfig } from '../../../test-support/tiny-run.js';
+import { alive } from '../../../test-support/processes.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../../..');
 const bin = path.join(root, 'packages/cli/src/bin.ts');
 const tsx = path.join(root, 'node_modules/.bin/tsx');
 
-const baseConfig = (epochs: number, perClass: number) => `seed: 2
-backend: wasm
-data:
-  format: synthetic
-  imageSize: 16
-  trainPerClass: ${perClass}
-  testPerClass: 2
-model:
-  backbone: small-cnn
-  options: { widths: [4], convsPerStage: 1 }
-train:
-  epochs: ${epochs}
-  batchSize: 8
-  bnRecalibrationBatches: 2
-  earlyStopping: false
-plugins:
-  - flip: {}
-`;
+const baseConfig = (epochs: number, perClass: number) => tinyRunConfig({ epochs, perClass, plugins: ['flip: {}'] });
 
 function project(files: Record<string, string>): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'fermix-sweep-'));
@@ -45,15 +30,6 @@ function fermixSync(args: string[], cwd: string) {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('sweep file', () => {
   it('expands method x alpha x dropout x seed into named runs; alpha folds away for methods without one', () => {
@@ -140,7 +116,7 @@ describe('fermix sweep', () => {
     const orphan = Number(readFileSync(path.join(second, '.pid'), 'utf8'));
     while (alive(orphan) && Date.now() < deadline) await sleep(50);
     expect(alive(orphan), 'the orphaned run did not stop').toBe(false);
-    expect(readFileSync(path.join(second, 'train.out'), 'utf8')).toContain('the sweep that started this run is gone');
+    expect(readFileSync(path.join(second, 'train.out'), 'utf8')).toContain('the fermix sweep or worker that started this run is gone');
     const epochsBefore = readFileSync(path.join(second, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch);
     expect(epochsBefore.length).toBeGreaterThanOrEqual(1);
     expect(epochsBefore.length).toBeLessThan(40);

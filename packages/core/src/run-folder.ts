@@ -81,3 +81,48 @@ export function appendLog(paths: RunPaths, entry: Record<string, unknown>): void
 export function readJson<T>(file: string): T {
   return JSON.parse(readFileSync(file, 'utf8')) as T;
 }
+
+/**
+ * Who may write a run folder: `<run>/.lock`, written by a `fermix worker` before it starts the run's
+ * process. Its token names one attempt of one job (BullMQ's lock token); a process started for an
+ * older attempt sees another token and stops without writing (fencing).
+ */
+export interface RunLock {
+  token: string;
+  /** The worker that holds the run (`host:pid` unless named). */
+  worker: string;
+  job: string;
+  attempt: number;
+  since: string;
+}
+
+export function runLockFile(dir: string): string {
+  return path.join(dir, '.lock');
+}
+
+/** Takes (or takes over) the run folder for `lock.token`; returns the lock it replaced, if any. */
+export function writeRunLock(dir: string, lock: RunLock): RunLock | undefined {
+  const previous = readRunLock(dir);
+  writeFileAtomic(runLockFile(dir), JSON.stringify(lock) + '\n');
+  return previous;
+}
+
+/** The run folder's lock, or undefined when there is none (or it is unreadable: a lock being replaced). */
+export function readRunLock(dir: string): RunLock | undefined {
+  try {
+    const lock = JSON.parse(readFileSync(runLockFile(dir), 'utf8')) as RunLock;
+    return typeof lock?.token === 'string' ? lock : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A run process found that another attempt now holds its run folder: it stopped without writing. */
+export class RunFolderLostError extends Error {
+  constructor(dir: string, holder: RunLock | undefined) {
+    super(
+      `the run folder ${dir} is no longer this process's (${holder ? `worker ${holder.worker} holds it for attempt ${holder.attempt} of job ${holder.job}` : 'its lock was removed'}): stopped without writing to it`,
+    );
+    this.name = 'RunFolderLostError';
+  }
+}

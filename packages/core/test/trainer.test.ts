@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -8,6 +8,7 @@ import { buildModelForConfig, initializeKernels } from '../src/model.js';
 import { Rng } from '../src/rng.js';
 import { TOKENS } from '../src/container.js';
 import { Trainer } from '../src/train/trainer.js';
+import { readRunLock, RunFolderLostError, writeRunLock } from '../src/run-folder.js';
 import type { FermixPlugin } from '../src/types.js';
 import { memorySource, tinySetup, useCpu } from './helpers.js';
 import type { DataSource } from '../src/data/source.js';
@@ -117,6 +118,47 @@ describe('Trainer', () => {
     // The interrupted epoch wrote nothing: the last checkpoint is the one of epoch 2, whole.
     expect(readFileSync(path.join(runDir, 'checkpoints', 'last', 'state.json'), 'utf8')).toBe(stateBefore);
     expect(existsSync(path.join(runDir, 'checkpoints', 'last', 'COMPLETE'))).toBe(true);
+  });
+
+  it('a resumed run drops the log lines of epochs after its checkpoint, so every epoch is logged once', async () => {
+    const runDir = tmp();
+    await new Trainer({ ...tinySetup({ train: { epochs: 1, earlyStopping: false } }), runDir }).run();
+    // A stop between writing epoch 2's log line and its checkpoint: the line is there, the checkpoint is epoch 1's.
+    const log = path.join(runDir, 'log.jsonl');
+    const first = readFileSync(log, 'utf8');
+    writeFileSync(log, first + JSON.stringify({ ...JSON.parse(first), epoch: 1 }) + '\n');
+    await new Trainer({ ...tinySetup({ train: { epochs: 3, earlyStopping: false } }), runDir, resume: true }).run();
+    expect(readFileSync(log, 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch)).toEqual([0, 1, 2]);
+    expect(readFileSync(log, 'utf8').startsWith(first)).toBe(true);
+  });
+
+  it('a run folder taken by another attempt (its lock names another token) stops the run before its next write', async () => {
+    const runDir = tmp();
+    await new Trainer({ ...tinySetup({ train: { epochs: 1, earlyStopping: false } }), runDir }).run();
+    writeRunLock(runDir, { token: 'mine', worker: 'w1', job: 'sweep/run', attempt: 1, since: new Date().toISOString() });
+    const files = () => Object.fromEntries(['log.jsonl', 'metrics.json', 'checkpoints/last/state.json', 'checkpoints/last/weights.bin'].map((f) => [f, readFileSync(path.join(runDir, f), 'utf8')]));
+    const before = files();
+    let steps = 0;
+    const run = new Trainer({
+      ...tinySetup({ train: { epochs: 3, earlyStopping: false } }),
+      runDir,
+      resume: true,
+      // Another worker takes the folder over after the first step of the resumed run.
+      onProgress: () => {
+        if (++steps === 1) writeRunLock(runDir, { token: 'theirs', worker: 'w2', job: 'sweep/run', attempt: 2, since: new Date().toISOString() });
+      },
+      ownsRunDir: () => readRunLock(runDir)?.token === 'mine',
+    }).run();
+    await expect(run).rejects.toThrow(RunFolderLostError);
+    await expect(run).rejects.toThrow(/is no longer this process's \(worker w2 holds it for attempt 2 of job sweep\/run\): stopped without writing/);
+    expect(steps).toBe(1);
+    // Nothing after the takeover: the log, metrics.json and the checkpoint are epoch 1's.
+    expect(files()).toEqual(before);
+    // Not ours from the start: nothing at all is written, not even config.yaml.
+    const other = tmp();
+    writeRunLock(other, { token: 'theirs', worker: 'w2', job: 'sweep/run', attempt: 2, since: new Date().toISOString() });
+    await expect(new Trainer({ ...tinySetup({ train: { epochs: 1 } }), runDir: other, ownsRunDir: () => false }).run()).rejects.toThrow(RunFolderLostError);
+    expect(readdirSync(other)).toEqual(['.lock']);
   });
 
   it('model.freezeBackbone trains only the classifier for the first epochs', async () => {

@@ -14,6 +14,21 @@ export interface SweepCommandOptions {
   /** `--gpus 0,1`: pin runs to these GPUs, round-robin (CUDA_VISIBLE_DEVICES). */
   gpus?: string;
   dryRun?: boolean;
+  /** redis://... : enqueue the runs for `fermix worker`s instead of running them here. */
+  queue?: string;
+  /** With --queue: show where each run stands instead of enqueuing. */
+  status?: boolean;
+  maxAttempts?: string;
+  backoff?: string;
+}
+
+function positiveNumber(flag: string, value: string | undefined, fallback: number, integer: boolean): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || (integer ? !Number.isInteger(n) || n < 1 : n < 0)) {
+    throw new UsageError(`${flag} expects ${integer ? 'an integer >= 1' : 'a number of seconds >= 0'}, got "${value}"`);
+  }
+  return n;
 }
 
 /** `fermix sweep`: every combination of a grid, each run a folder; resumable. Returns the exit code. */
@@ -31,13 +46,18 @@ export async function sweepCommand(options: SweepCommandOptions): Promise<number
     for (const run of sweep.runs) process.stdout.write(`  ${run.name}\n`);
     return 0;
   }
-  const missing = missingWeights(sweep.runs.map((r) => r.config));
-  if (missing.length > 0) {
-    throw new UsageError(
-      `the runs of this sweep start from model.weights ${missing.join(', ')}: ${missing.length > 1 ? 'they are' : 'it is'} not there yet, or the run that writes it has not finished ` +
-        `(no metrics.json). Train that run first (a fine-tuning chain: fermix train -c <stage 1 config> --out <its folder>), then start the sweep again (nothing was started)`,
-    );
+  if (options.status && !options.queue) throw new UsageError('--status reads a queued sweep: give the queue too (fermix sweep -c <file> --queue redis://host:6379/0 --status)');
+  // Not for --status, which only reads the queue.
+  if (!options.status) {
+    const missing = missingWeights(sweep.runs.map((r) => r.config));
+    if (missing.length > 0) {
+      throw new UsageError(
+        `the runs of this sweep start from model.weights ${missing.join(', ')}: ${missing.length > 1 ? 'they are' : 'it is'} not there yet, or the run that writes it has not finished ` +
+          `(no metrics.json). Train that run first (a fine-tuning chain: fermix train -c <stage 1 config> --out <its folder>), then start the sweep again (nothing was started)`,
+      );
+    }
   }
+  if (options.queue) return queuedSweep(options, sweep, out);
   const { logger } = createReporter();
   const signals = listenForStop(logger, 'stopping the sweep: each run stops after its current step and keeps its last checkpoint; start the same command again to resume');
   try {
@@ -76,4 +96,26 @@ export function missingWeights(configs: Record<string, unknown>[]): string[] {
     return path.basename(path.dirname(w)) === 'checkpoints' && isRunDir(run) && !existsSync(path.join(run, 'metrics.json'));
   };
   return [...new Set(paths)].filter((w) => !existsSync(w) || unfinishedRun(w));
+}
+
+/** `--queue`: enqueue every unfinished run (or, with --status, show where each stands). BullMQ loads only here. */
+async function queuedSweep(options: SweepCommandOptions, sweep: ReturnType<typeof readSweepFile>, out: string): Promise<number> {
+  const { enqueueSweep, formatStatus, sweepStatus } = await import('../sweep/distributed.js');
+  const url = options.queue!;
+  if (options.status) {
+    const state = await sweepStatus({ out, url });
+    process.stdout.write(`sweep folder: ${out}\n${formatStatus(state)}`);
+    return 0;
+  }
+  const maxAttempts = positiveNumber('--max-attempts', options.maxAttempts, 3, true);
+  const backoffSeconds = positiveNumber('--backoff', options.backoff, 30, false);
+  const { logger } = createReporter();
+  const { state, result, where } = await enqueueSweep({ sweep, out, url, maxAttempts, backoffSeconds, logger });
+  const finished = state.runs.filter((r) => r.status === 'finished').length;
+  process.stdout.write(
+    `${state.runs.length} runs: ${finished} finished, ${result.added.length} enqueued, ${result.queued.length} already queued, ${result.retried.length} enqueued again after failing\n` +
+      `sweep folder: ${out}\nrun them with: fermix worker --queue ${where}   (on any machine that sees ${out}; the password from the URL or FERMIX_REDIS_PASSWORD)\n` +
+      `where they stand: fermix sweep -c ${options.config} --queue ${where} --status\n`,
+  );
+  return 0;
 }

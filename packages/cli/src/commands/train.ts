@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { isRunDir, newRunDir, Trainer } from '@fermix/core';
+import { isRunDir, newRunDir, readRunLock, Trainer } from '@fermix/core';
 import { createReporter } from '../progress.js';
 import { dryRunTrain, formatDryRun } from './dry-run.js';
 import { openSession } from '../setup.js';
@@ -31,19 +31,30 @@ export async function trainCommand(options: TrainCommandOptions): Promise<number
   logger.info(`run folder: ${runDir}`);
   const signals = listenForStop(logger, 'stopping after this step; the last epoch checkpoint stays (continue with --resume); press Ctrl-C again to quit now');
   // Started by `fermix sweep` (an IPC channel): if the sweep dies, even by kill -9, stop the same way.
-  const onOrphaned = () => signals.stop('the sweep that started this run is gone: stopping after this step; the last epoch checkpoint stays');
+  const onOrphaned = () => signals.stop('the fermix sweep or worker that started this run is gone: stopping after this step; the last epoch checkpoint stays');
   if (process.send) {
     process.channel?.unref();
     process.once('disconnect', onOrphaned);
   }
+  // Started by `fermix worker`: the run folder's lock names this attempt; another attempt's lock means stop.
+  const token = process.env.FERMIX_RUN_LOCK;
+  let epochSent = -1;
   try {
     const trainer = new Trainer({
       ...session,
       runDir,
       resume: options.resume,
-      onProgress: (e) => reporter.onProgress(e),
+      onProgress: (e) => {
+        reporter.onProgress(e);
+        // The worker that started this run shows its epoch in `fermix sweep --status`.
+        if (process.send && process.connected && e.epoch !== epochSent) {
+          epochSent = e.epoch;
+          process.send({ type: 'fermix-progress', epoch: e.epoch + 1, epochs: e.epochs });
+        }
+      },
       onDownloadProgress: (p) => reporter.onDownload(p),
       shouldStop: () => signals.stopping,
+      ...(token ? { ownsRunDir: () => readRunLock(runDir)?.token === token } : {}),
     });
     const { metrics } = await trainer.run();
     reporter.done();

@@ -30,6 +30,13 @@ export interface SweepRunRecord {
   averageAccuracy?: number;
   /** The last lines the run printed, when it failed. */
   error?: string;
+  /** Queued sweeps: the worker that runs it (running) or ran it (finished, failed). */
+  worker?: string;
+  /** Queued sweeps, a running run: the epoch it is in (1-based) and the epochs it has. */
+  epoch?: number;
+  epochs?: number;
+  /** Queued sweeps: attempts started so far (retries after a failure count; a job given back does not). */
+  attempts?: number;
 }
 
 /** `sweep.json`: what the sweep is and where each run stands. Rewritten whole after every change. */
@@ -38,7 +45,10 @@ export interface SweepState {
   sweepFile: string;
   base: string;
   grid: Record<string, unknown>;
-  parallel: number;
+  /** Runs at once (a local sweep); absent for a queued sweep, whose workers choose. */
+  parallel?: number;
+  /** A queued sweep: where its jobs are (the address without its password) and the sweep's id there. */
+  queue?: { where: string; name: string; sweep: string };
   updated: string;
   runs: SweepRunRecord[];
   /** Wall time of the last invocation and the CPU time its runs used: cpu / wall = cores kept busy. */
@@ -98,6 +108,42 @@ export function parseGpus(value: string): string[] {
   return gpus;
 }
 
+/**
+ * The environment of one run's `fermix train` process: the caller's, its share of the cores among
+ * the `parallel` runs that train at once on this machine (a local sweep's --parallel, a worker's
+ * --concurrency), the GPU variables of `runGpuEnv` (for its slot when runs are pinned with --gpus),
+ * no terminal, and the run's name. Every run a sweep or a worker starts gets it here.
+ */
+export function runEnv(run: string, parallel: number, env: NodeJS.ProcessEnv, gpu: { slot: number; gpus?: string[] } = { slot: 0 }): NodeJS.ProcessEnv {
+  return { ...env, ...runThreadsEnv(parallel, env), ...runGpuEnv(gpu.slot, gpu.gpus, env), CI: 'true', FERMIX_SWEEP_RUN: run };
+}
+
+/** A worker's run: `runEnv` plus the token of the run folder's lock, which the run checks before it writes. */
+export function workerRunEnv(run: string, concurrency: number, lockToken: string, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...runEnv(run, concurrency, env), FERMIX_RUN_LOCK: lockToken };
+}
+
+/**
+ * Starts `fermix train` for a run folder: resumed when the folder holds a run, output appended to
+ * `<run>/train.out`, an IPC channel (the run stops after its step when this process goes away, and
+ * reports its epoch), its own process group (a Ctrl-C in the terminal reaches only this process,
+ * which passes one SIGINT on; two would make a run quit at once instead of after its step).
+ */
+export function spawnTrain(options: { trainCommand?: string[]; config: string; dir: string; env: NodeJS.ProcessEnv }): { child: ChildProcess; resume: boolean; outFile: string } {
+  const { dir } = options;
+  const resume = isRunDir(dir);
+  mkdirSync(dir, { recursive: true });
+  const argv = [...(options.trainCommand ?? selfCommand()), '-c', options.config, '--out', dir, ...(resume ? ['--resume'] : [])];
+  const outFile = path.join(dir, 'train.out');
+  const fd = openSync(outFile, 'a');
+  try {
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', fd, fd, 'ipc'], detached: true, env: options.env });
+    return { child, resume, outFile };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** How this process was started, so a run is the same `fermix` (built, or from sources under tsx). */
 export function selfCommand(): string[] {
   return [process.execPath, ...process.execArgv, process.argv[1], 'train'];
@@ -130,7 +176,8 @@ function takeLock(out: string): () => void {
 /** Another sweep runs in the folder: a usage mistake, printed without a stack. */
 export class SweepBusyError extends UsageError {}
 
-function tail(file: string, lines = 12): string {
+/** The last lines of a run's output (`<run>/train.out`), for a failed run's record. */
+export function tail(file: string, lines = 12): string {
   try {
     return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
   } catch {
@@ -156,9 +203,11 @@ export async function runSweep(options: SweepRunnerOptions, shouldStop: () => bo
   }
 }
 
-async function runLocked(options: SweepRunnerOptions, shouldStop: () => boolean): Promise<SweepResult> {
-  const { sweep, out, logger } = options;
-  const parallel = Math.max(1, options.parallel);
+/**
+ * The sweep's state before anything runs: each run's config written into `<out>/configs/`, runs
+ * with a metrics.json finished (with their figures), the others pending.
+ */
+export function initialSweepState(sweep: SweepSpec, out: string, parallel?: number): SweepState {
   const configsDir = path.join(out, 'configs');
   const records: SweepRunRecord[] = sweep.runs.map((run) => {
     const dir = path.join(out, 'runs', run.name);
@@ -172,19 +221,21 @@ async function runLocked(options: SweepRunnerOptions, shouldStop: () => boolean)
     if (record.status === 'finished') Object.assign(record, summaryOf(dir));
     return record;
   });
-  const state: SweepState = {
-    schema: 'fermix-sweep/1',
-    sweepFile: sweep.file,
-    base: sweep.baseFile,
-    grid: sweep.spec.grid,
-    parallel,
-    updated: new Date().toISOString(),
-    runs: records,
-  };
-  const save = () => {
-    state.updated = new Date().toISOString();
-    writeFileAtomic(path.join(out, 'sweep.json'), JSON.stringify(state, null, 2) + '\n');
-  };
+  return { schema: 'fermix-sweep/1', sweepFile: sweep.file, base: sweep.baseFile, grid: sweep.spec.grid, ...(parallel === undefined ? {} : { parallel }), updated: new Date().toISOString(), runs: records };
+}
+
+/** Writes `<out>/sweep.json` whole (temp file renamed into place), stamped with the time. */
+export function saveSweepState(out: string, state: SweepState): void {
+  state.updated = new Date().toISOString();
+  writeFileAtomic(path.join(out, 'sweep.json'), JSON.stringify(state, null, 2) + '\n');
+}
+
+async function runLocked(options: SweepRunnerOptions, shouldStop: () => boolean): Promise<SweepResult> {
+  const { sweep, out, logger } = options;
+  const parallel = Math.max(1, options.parallel);
+  const state = initialSweepState(sweep, out, parallel);
+  const records = state.runs;
+  const save = () => saveSweepState(out, state);
   save();
 
   const done = records.filter((r) => r.status === 'finished').length;
@@ -204,22 +255,14 @@ async function runLocked(options: SweepRunnerOptions, shouldStop: () => boolean)
   const launch = async (record: SweepRunRecord): Promise<void> => {
     const dir = path.join(out, record.dir);
     await waitForEarlierProcess(dir, logger);
-    const resume = isRunDir(dir);
-    mkdirSync(dir, { recursive: true });
-    const argv = [...(options.trainCommand ?? selfCommand()), '-c', path.join(out, record.config), '--out', dir, ...(resume ? ['--resume'] : [])];
-    const outFile = path.join(dir, 'train.out');
     const slot = slots.indexOf(null);
     slots[slot] = record;
-    const env = { ...process.env, ...options.env };
-    const fd = openSync(outFile, 'a');
-    const child = spawn(argv[0], argv.slice(1), {
-      stdio: ['ignore', fd, fd, 'ipc'],
-      // Its own process group: a Ctrl-C in the terminal reaches only the sweep, which passes on one
-      // SIGINT (two would make a run quit at once instead of after its step).
-      detached: true,
-      env: { ...env, ...threadsEnv, ...runGpuEnv(slot, options.gpus, env), CI: 'true', FERMIX_SWEEP_RUN: record.name },
+    const { child, resume, outFile } = spawnTrain({
+      trainCommand: options.trainCommand,
+      config: path.join(out, record.config),
+      dir,
+      env: runEnv(record.name, parallel, { ...process.env, ...options.env }, { slot, gpus: options.gpus }),
     });
-    closeSync(fd);
     writeFileSync(path.join(dir, '.pid'), String(child.pid ?? ''));
     record.status = 'running';
     record.started = resume ? 'resumed' : 'fresh';
@@ -287,11 +330,12 @@ async function waitForEarlierProcess(dir: string, logger: Logger): Promise<void>
   }
 }
 
-function pct(v: number | undefined): string {
+export function pct(v: number | undefined): string {
   return v === undefined ? '?' : `${(v * 100).toFixed(2)}%`;
 }
 
-function summaryOf(dir: string): Partial<SweepRunRecord> {
+/** A finished run's figures and times, from its metrics.json (nothing when unreadable). */
+export function summaryOf(dir: string): Partial<SweepRunRecord> {
   try {
     const m = JSON.parse(readFileSync(runPaths(dir).metrics, 'utf8'));
     return { accuracy: m.accuracy, macroF1: m.macroF1, averageAccuracy: m.averageAccuracy, seconds: m.seconds, cpuSeconds: m.cpuSeconds };

@@ -1,8 +1,8 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { z } from 'zod';
-import { COMMON_OPTIMIZER_KEYS, ConfigError, issuesFromZod, OPTIMIZER_KEYS, readConfigFile, SCHEDULE_KEYS, type ConfigIssue } from '@fermix/core';
+import { COMMON_OPTIMIZER_KEYS, ConfigError, issuesFromZod, OPTIMIZER_KEYS, readConfigFile, SCHEDULE_KEYS, writeFileAtomic, type ConfigIssue } from '@fermix/core';
 
 /**
  * A sweep file: a base fermix config plus a grid. Every combination of the grid's values is one run.
@@ -233,11 +233,11 @@ function keepOnly(target: Record<string, unknown>, keys: string[]): void {
   for (const key of Object.keys(target)) if (!keys.includes(key)) delete target[key];
 }
 
-/** Writes a run's config file into the sweep folder; returns its path. */
+/** Writes a run's config file into the sweep folder (whole or not at all: a worker may be reading it); returns its path. */
 export function writeRunConfig(sweep: SweepSpec, configsDir: string, run: SweepRun): string {
   mkdirSync(configsDir, { recursive: true });
   const file = path.join(configsDir, `${run.name}.yaml`);
   const header = `# run ${run.name} of the sweep ${sweep.file}\n# base: ${sweep.baseFile}; settings: ${JSON.stringify(run.settings)}\n`;
-  writeFileSync(file, header + stringify(run.config));
+  writeFileAtomic(file, header + stringify(run.config));
   return file;
 }

@@ -21,7 +21,7 @@ import { resolvePretrainedWeights } from '../pretrained.js';
 import { balancedClassWeights, balancedOrder, classCounts } from '../data/balance.js';
 import { validateModelConfig, type BackboneRegistry } from '../registry.js';
 import { Rng } from '../rng.js';
-import { appendLog, runPaths, truncateLog, writeFileAtomic, writeResolvedConfig, type RunPaths } from '../run-folder.js';
+import { appendLog, readRunLock, RunFolderLostError, runPaths, truncateLog, writeFileAtomic, writeResolvedConfig, type RunPaths } from '../run-folder.js';
 import type { EpochSummary, FermixPlugin, PluginContext, SetupContext, StepResult, TrainSummary } from '../types.js';
 import { batchRanges, batchTensors } from './batches.js';
 import { DivergenceError, likelyCause, nonFiniteVariables } from './divergence.js';
@@ -67,6 +67,12 @@ export interface TrainerOptions {
    * same for any value; a NaN is found at the next read, named by its own step.
    */
   lossReadEvery?: number;
+  /**
+   * Checked between steps and before every write to the run folder (a `fermix worker` run: the
+   * folder's lock still names this attempt). When it returns false the run throws
+   * `RunFolderLostError` at once and writes nothing more.
+   */
+  ownsRunDir?: () => boolean;
 }
 
 /** One epoch in `metrics.json`'s history and in `log.jsonl`. */
@@ -231,6 +237,7 @@ export class Trainer {
       bestMetrics = (state.extra?.bestMetrics as ClassificationMetrics) ?? null;
       logger.info(`resuming from ${this.paths.lastCheckpoint}`, { epoch: firstEpoch, step: state.step, bestEpoch });
     }
+    this.assertOwnsRunDir();
     if (this.paths) writeResolvedConfig(this.paths, config);
     // log.jsonl: epochs after the checkpoint (logged by a run killed before its checkpoint) are run again.
     if (this.paths && this.options.resume) truncateLog(this.paths, firstEpoch);
@@ -305,6 +312,7 @@ export class Trainer {
           waitMs += performance.now() - tFetch; // waiting for the batch: decoding, when streamed
           // A turn of the event loop between steps, so signals and a closed IPC channel (fermix sweep) are seen.
           await new Promise<void>((resolve) => setImmediate(resolve));
+          this.assertOwnsRunDir();
           if (this.options.shouldStop?.()) {
             interrupted = true;
             break;
@@ -400,11 +408,13 @@ export class Trainer {
         extra: { history, bestMetrics, ...(schedule.getState ? { schedule: schedule.getState() } : {}) },
       };
       if (this.paths) {
+        this.assertOwnsRunDir();
         appendLog(this.paths, { ...record, time: new Date().toISOString() });
         if (improved) await store.save(this.paths.bestCheckpoint, { model, optimizer, state });
       }
       restoreTrained?.();
       if (this.paths) {
+        this.assertOwnsRunDir();
         await store.save(this.paths.lastCheckpoint, { model, optimizer, state, ema });
         lastCheckpointEpoch = epoch;
       }
@@ -444,7 +454,10 @@ export class Trainer {
       emaDecay: config.train.ema?.decay ?? null,
       history,
     };
-    if (this.paths && !interrupted) writeFileAtomic(this.paths.metrics, JSON.stringify(metrics, null, 2) + '\n');
+    if (this.paths && !interrupted) {
+      this.assertOwnsRunDir();
+      writeFileAtomic(this.paths.metrics, JSON.stringify(metrics, null, 2) + '\n');
+    }
     const summary: TrainSummary = { bestEpoch, bestMetric: bestMetric ?? NaN, monitor, epochsRun, stoppedEarly };
     for (const plugin of plugins) {
       if (plugin.onTrainEnd) await this.hook(plugin, 'onTrainEnd', () => plugin.onTrainEnd!(summary, ctxFor(epochsRun - 1)));
@@ -454,6 +467,10 @@ export class Trainer {
       { seconds: +metrics.seconds.toFixed(1), stoppedEarly, ...(this.paths ? { run: this.paths.dir } : {}) },
     );
     return { metrics, model, runDir: this.paths?.dir };
+  }
+
+  private assertOwnsRunDir(): void {
+    if (this.paths && this.options.ownsRunDir && !this.options.ownsRunDir()) throw new RunFolderLostError(this.paths.dir, readRunLock(this.paths.dir));
   }
 
   /** train.schedule for a run of `stepsPerEpoch` steps an epoch; a warmup as long as the run is refused at its path. */
