@@ -18,8 +18,8 @@ import { ensureBuilt, lockDist, packagesDir, pluginDir } from './dist.js';
 
 const SKIP = process.env.FERMIX_SKIP_PACK === '1';
 const TFJS = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm'];
-const PUBLIC = ['core', 'backbones', 'plugin-mixup', 'plugin-mixaugment', 'plugin-flip', 'plugin-dropout', 'plugin-label-smoothing', 'plugin-cutmix', 'plugin-crop', 'plugin-color', 'plugin-erasing', 'plugin-randaugment', 'report', 'landmarks', 'accel-onnxruntime', 'cli'];
-const CLI_DEPS = ['@fermix/core', '@fermix/backbones', '@fermix/plugin-mixup', '@fermix/plugin-mixaugment', '@fermix/plugin-flip', '@fermix/plugin-dropout', '@fermix/plugin-label-smoothing', '@fermix/plugin-cutmix', '@fermix/plugin-crop', '@fermix/plugin-color', '@fermix/plugin-erasing', '@fermix/plugin-randaugment', '@fermix/report'];
+const PUBLIC = ['core', 'data', 'backbones', 'plugin-mixup', 'plugin-mixaugment', 'plugin-flip', 'plugin-dropout', 'plugin-label-smoothing', 'plugin-cutmix', 'plugin-crop', 'plugin-color', 'plugin-erasing', 'plugin-randaugment', 'report', 'landmarks', 'accel-onnxruntime', 'cli'];
+const CLI_DEPS = ['@fermix/core', '@fermix/data', '@fermix/backbones', '@fermix/plugin-mixup', '@fermix/plugin-mixaugment', '@fermix/plugin-flip', '@fermix/plugin-dropout', '@fermix/plugin-label-smoothing', '@fermix/plugin-cutmix', '@fermix/plugin-crop', '@fermix/plugin-color', '@fermix/plugin-erasing', '@fermix/plugin-randaugment', '@fermix/report'];
 /** Packages that compute nothing with tensors: no tfjs peer. */
 const NO_TFJS = ['@fermix/report'];
 /** Packages that need no @fermix/core: the accelerator only registers tfjs kernels. */
@@ -102,7 +102,7 @@ describe.skipIf(SKIP)('publish proof: pack, install in a scratch project, run th
     if (work && process.env.FERMIX_KEEP_PACK !== '1') rmSync(work, { recursive: true, force: true });
   });
 
-  it('packs the sixteen public packages and the example plugin', () => {
+  it('packs the seventeen public packages and the example plugin', () => {
     expect([...packed.keys()].sort()).toEqual([...CLI_DEPS, '@fermix/landmarks', '@fermix/accel-onnxruntime', '@fermix/cli', 'fermix-plugin-noise'].sort());
   });
 
@@ -177,6 +177,18 @@ describe.skipIf(SKIP)('publish proof: pack, install in a scratch project, run th
       expect(copies).toHaveLength(1);
       expect(JSON.parse(readFileSync(path.join(copies[0], 'package.json'), 'utf8')).version).toBe('4.22.0');
       expect(copiesOf('@fermix/core', path.join(project, 'node_modules'))).toHaveLength(1);
+      expect(copiesOf('@fermix/data', path.join(project, 'node_modules'))).toHaveLength(1);
+    });
+
+    it('the deprecated @fermix/core/data subpath gives the names that moved to @fermix/data, the same objects', () => {
+      const script = [
+        "const old = await import('@fermix/core/data');",
+        "const data = await import('@fermix/data');",
+        "const core = await import('@fermix/core');",
+        "console.log(JSON.stringify({ same: old.alignFace === data.alignFace && old.createImageFolderSource === data.createImageFolderSource && old.DecodePool === data.DecodePool, inCore: 'alignFace' in core }));",
+      ].join('\n');
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: project, env, encoding: 'utf8' });
+      expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual({ same: true, inCore: false });
     });
 
     const trainConfig = (plugins: string[]) =>

@@ -5,7 +5,7 @@
  * picks it. Then the resident memory (RSS) of one streamed epoch over a split larger than a small
  * data.cacheMB budget.
  *
- *   npx tsx --conditions=fermix-source packages/core/bench/decode.ts [--jpegs 300] [--json out.json]
+ *   npx tsx --conditions=fermix-source packages/data/bench/decode.ts [--jpegs 300] [--json out.json]
  *
  * Data: ../shared/data/fer2013-mini beside the repository (1,750 48x48 PNGs; skipped when absent)
  * and 640x480 JPEGs generated into a temporary folder (removed at the end).
@@ -17,18 +17,8 @@ import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import jpeg from 'jpeg-js';
-import {
-  batchRanges,
-  createMemoryLogger,
-  loadSharp,
-  openSplit,
-  Rng,
-  streamedSplit,
-  type DataSource,
-  type DecoderChoice,
-  type FileListSource,
-  type SplitFiles,
-} from '@fermix/core';
+import { batchRanges, createMemoryLogger, Rng, type DataSource } from '@fermix/core';
+import { loadSharp, openSplit, streamedSplit, type DecoderChoice, type FileListSource, type SplitFiles } from '@fermix/data';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);

@@ -7,9 +7,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
-import { Rng } from '../src/rng.js';
-import { EXPRESSION_CLASSES } from '../src/data/source.js';
-import { renderSyntheticFace } from '../src/data/synthetic.js';
+import { Rng } from '@fermix/core';
+import { EXPRESSION_CLASSES } from '@fermix/core';
+import { renderSyntheticFace } from '../src/synthetic.js';
 
 function parseArgs(argv: string[]): Record<string, string> {
   const args: Record<string, string> = {};

@@ -11,7 +11,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
-import type { Logger } from '../logger.js';
+import type { Logger } from '@fermix/core';
 import { imageCodec, type DecodedImage, type FaceBox } from './decode.js';
 import { decodeFiles } from './decode-pool.js';
 import { headerColumns, readLines, requireFile, splitCsvLine } from './fer2013-csv.js';

@@ -4,7 +4,7 @@
  * load (RAF-DB's originals) and by `fermix prepare`, which writes the aligned copy once.
  */
 import { readFileSync } from 'node:fs';
-import type { Logger } from '../logger.js';
+import type { Logger } from '@fermix/core';
 import { alignFace, type AlignSize, type FivePoints, type LandmarkDetector, type RgbImage } from './align.js';
 import { decodeImage, type DecodedImage } from './decode.js';
 import type { DataSource } from './source.js';

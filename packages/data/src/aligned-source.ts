@@ -5,7 +5,7 @@
  * AffectNet (its CSV's 68 landmarks) and image folders (landmarks from a model) are made alignable
  * with it; `fermix prepare` reads the same plan to write the aligned copy once.
  */
-import type { Logger } from '../logger.js';
+import type { Logger } from '@fermix/core';
 import type { LandmarkDetector } from './align.js';
 import { alignImageFile, type AlignConfig, type AlignPlan, type AlignableSource } from './align-files.js';
 import type { DecodeResult } from './decode-pool.js';

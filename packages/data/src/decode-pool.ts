@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { Logger } from '../logger.js';
+import type { Logger } from '@fermix/core';
 import { codecWith, createImageCodec, imageCodec, type DecodedBatch, type DecodeItem, type ImageCodec } from './decode.js';
 import { createSharpDecode, loadSharp } from './sharp-decoder.js';
 

@@ -9,7 +9,7 @@
  */
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
-import type { Logger } from '../logger.js';
+import type { Logger } from '@fermix/core';
 import type { DecodeResult } from './decode-pool.js';
 import { DataError, EXPRESSION_CLASSES, type DataSource, type ExpressionClass, type ImageSet } from './source.js';
 

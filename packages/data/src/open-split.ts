@@ -4,12 +4,11 @@
  * A split that fits is decoded whole into an ImageSet as before (RAF-DB at 100x100: ~460 MB); one
  * that does not (AffectNet: ~290k images, ~8.7 GB at 100x100) is streamed from disk.
  */
-import type { Logger } from '../logger.js';
-import { classCounts } from './balance.js';
+import { classCounts, memorySplit, requireSplit, type Logger, type SplitData } from '@fermix/core';
 import { decodeFiles } from './decode-pool.js';
 import { assembleImageSet, requireEveryClass } from './labels.js';
-import { DataError, isFileListSource, type DataSource, type ImageSet, type SplitFiles } from './source.js';
-import { memorySplit, streamedSplit, type SplitData, type StreamOptions } from './stream.js';
+import { DataError, isFileListSource, type DataSource, type FileListSource, type ImageSet, type LoadOptions, type SplitFiles } from './source.js';
+import { streamedSplit, type StreamOptions } from './stream.js';
 
 export interface OpenSplitOptions extends Omit<StreamOptions, 'size'> {
   imageSize: number;
@@ -18,20 +17,6 @@ export interface OpenSplitOptions extends Omit<StreamOptions, 'size'> {
 }
 
 const MB = 2 ** 20;
-
-/** An unknown split is a DataError listing the splits there are. */
-async function requireSplit(source: DataSource, split: string): Promise<void> {
-  const splits = await source.splits();
-  if (!splits.includes(split)) {
-    throw new DataError(`${source.description}: no split "${split}" (found: ${splits.join(', ') || 'none'}); set data.trainSplit / data.testSplit`);
-  }
-}
-
-/** Decodes one whole split into memory; an unknown split is a DataError listing the splits there are. */
-export async function loadSplit(source: DataSource, split: string, imageSize: number, logger: Logger): Promise<ImageSet> {
-  await requireSplit(source, split);
-  return source.load(split, { imageSize, logger });
-}
 
 /** Opens `split` of `source`; an unknown split is a DataError listing the splits there are. */
 export async function openSplit(source: DataSource, split: string, options: OpenSplitOptions): Promise<SplitData> {
@@ -81,7 +66,37 @@ function mb(bytes: number): string {
   return (bytes / MB).toFixed(bytes < 10 * MB ? 2 : 0);
 }
 
-/** `data.cacheMB` in bytes. */
-export function budgetBytesOf(cacheMB: number): number {
-  return cacheMB * MB;
+/**
+ * The source with an `open` that opens its splits as `openSplit` does (in memory or streamed from
+ * disk, by the budget), so the trainer streams a split over `data.cacheMB`. Returns the same object.
+ */
+export function streamable<S extends DataSource>(source: S): S & Required<Pick<DataSource, 'open'>> {
+  return Object.assign(source, { open: (split: string, options: OpenSplitOptions) => openSplit(source, split, options) });
+}
+
+/** What a file-based format must say about its data; `fileListSource` makes the rest. */
+export interface FileListSpec {
+  /** Names the source in logs and errors, e.g. `ckplus /data/CK+`. */
+  description: string;
+  classes(): Promise<string[]>;
+  splits(): Promise<string[]>;
+  /** The split's files and class indices, checked without decoding (an unknown split is a DataError). */
+  files(split: string, options: LoadOptions): Promise<SplitFiles>;
+}
+
+/**
+ * A complete data source from a format's file lists: `load` decodes the listed files in worker
+ * threads into an ImageSet (unreadable files skipped and logged, an empty split or class an error),
+ * and `open` streams a split over the memory budget. What a format of your own needs to write is the
+ * listing (see docs/writing-a-data-format.md).
+ */
+export function fileListSource(spec: FileListSpec): FileListSource & Required<Pick<DataSource, 'open'>> {
+  const source: FileListSource = {
+    description: spec.description,
+    classes: () => spec.classes(),
+    splits: () => spec.splits(),
+    files: (split, options) => spec.files(split, options),
+    load: async (split, options) => loadListedFiles(await spec.files(split, options), options.imageSize, options.logger),
+  };
+  return streamable(source);
 }

@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Logger } from '../logger.js';
+import type { Logger } from '@fermix/core';
 import type { LandmarkDetector } from './align.js';
 import { type AlignConfig, type AlignItem, type AlignPlan, type AlignableSource } from './align-files.js';
 import { alignedSource } from './aligned-source.js';

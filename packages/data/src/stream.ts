@@ -14,63 +14,11 @@
  * full-size image it is decoding — whatever the number of files.
  */
 import { availableParallelism } from 'node:os';
-import type { Logger } from '../logger.js';
-import { gatherBatch, type HostBatch } from '../train/batches.js';
+import type { Logger, SplitBatch, SplitData } from '@fermix/core';
 import { DecodePool, type DecoderChoice } from './decode-pool.js';
 import type { DecodedBatch } from './decode.js';
 import { MAX_FILE_WARNINGS } from './labels.js';
-import type { ImageSet, SplitFiles } from './source.js';
-
-/** A host batch and which samples of the split it holds. */
-export interface SplitBatch extends HostBatch {
-  /** Sample index (into the split) of each row. */
-  indices: Int32Array;
-}
-
-/** A split to read batches from, in memory or streamed: labels are known up front, pixels per batch. */
-export interface SplitData {
-  readonly split: string;
-  readonly classes: string[];
-  /** Images are size x size RGB. */
-  readonly size: number;
-  /** Samples in the split; `order` entries index 0..count-1. */
-  readonly count: number;
-  /** Class index of each sample. */
-  readonly labels: Int32Array;
-  /** Where each sample comes from (a path, `synthetic:<i>`, `file.csv:<line>`), for reports: `SplitBatch.indices` index it. */
-  readonly sources: readonly string[];
-  /** True when batches are decoded from disk as they are read. */
-  readonly streamed: boolean;
-  /** Bytes of pixels held in memory (0 when streamed). */
-  readonly residentBytes: number;
-  /** Files left out: missing, unreadable (a stream adds them as it meets them). */
-  readonly skipped: readonly { path: string; reason: string }[];
-  /**
-   * The batches `order[start..end)` for each range, in range order. Leaving the loop early
-   * (break, throw) stops any decoding in progress.
-   */
-  batches(order: ArrayLike<number>, ranges: readonly (readonly [number, number])[]): AsyncIterable<SplitBatch>;
-}
-
-/** A decoded split held in memory. */
-export function memorySplit(set: ImageSet, split: string): SplitData {
-  return {
-    split,
-    classes: set.classes,
-    size: set.size,
-    count: set.count,
-    labels: set.labels,
-    sources: set.sources,
-    streamed: false,
-    residentBytes: set.images.byteLength,
-    skipped: set.skipped,
-    async *batches(order, ranges) {
-      for (const [start, end] of ranges) {
-        yield { ...gatherBatch(set, order, start, end), indices: Int32Array.from({ length: end - start }, (_, b) => order[start + b]) };
-      }
-    },
-  };
-}
+import type { SplitFiles } from './source.js';
 
 export interface StreamOptions {
   /** Output size (size x size RGB). */

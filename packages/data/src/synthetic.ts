@@ -12,7 +12,7 @@
  *    glasses, background clutter, occluders, blur, colour cast, noise), strong enough that raw
  *    pixels are a poor classifier and a model has to find the facial cues.
  */
-import { Rng } from '../rng.js';
+import { Rng } from '@fermix/core';
 import { DataError, EXPRESSION_CLASSES, type DataSource, type ImageSet, type LoadOptions } from './source.js';
 
 type Rgb = [number, number, number];

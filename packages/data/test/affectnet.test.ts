@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pngjs from 'pngjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createAffectNetSource, cropImage } from '../src/data/affectnet.js';
-import { DataError, EXPRESSION_CLASSES, type ImageSet } from '../src/data/source.js';
-import { createMemoryLogger, silentLogger } from '../src/logger.js';
+import { createAffectNetSource, cropImage } from '../src/affectnet.js';
+import { DataError, EXPRESSION_CLASSES, type ImageSet } from '../src/source.js';
+import { createMemoryLogger, silentLogger } from '@fermix/core';
 
 const { PNG } = pngjs;
 const HEADER = 'subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,valence,arousal';

@@ -3,14 +3,15 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import jpeg from 'jpeg-js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { alignmentTemplate, applyTransform, type FivePoints, type LandmarkDetector } from '../src/data/align.js';
-import { isAlignable } from '../src/data/align-files.js';
-import { ConfigError } from '../src/config/errors.js';
-import { validateConfig } from '../src/config/load.js';
-import { createRafdbSource } from '../src/data/rafdb.js';
-import { parseRafdbLandmarks, rafdbAnnotationPath, rafdbOriginalPath } from '../src/data/rafdb-annotations.js';
-import { DataError } from '../src/data/source.js';
-import { createMemoryLogger, silentLogger } from '../src/logger.js';
+import { alignmentTemplate, applyTransform, type FivePoints, type LandmarkDetector } from '../src/align.js';
+import { isAlignable } from '../src/align-files.js';
+import { ConfigError } from '@fermix/core';
+import { DataSourceRegistry, validateConfig, validateDataConfig, type FermixConfigInput } from '@fermix/core';
+import { registerDataFormats } from '../src/formats.js';
+import { createRafdbSource } from '../src/rafdb.js';
+import { parseRafdbLandmarks, rafdbAnnotationPath, rafdbOriginalPath } from '../src/rafdb-annotations.js';
+import { DataError } from '../src/source.js';
+import { createMemoryLogger, silentLogger } from '@fermix/core';
 
 const roots: string[] = [];
 afterAll(() => roots.forEach((r) => rmSync(r, { recursive: true, force: true })));
@@ -51,9 +52,16 @@ function rafdbOriginals(options: { without?: string; malformed?: string } = {}):
   return root;
 }
 
+/** validateConfig, then the format's own checks, as the CLI runs them. */
+function validateWithFormats(raw: FermixConfigInput, options: { baseDir: string }) {
+  const config = validateConfig(raw, options);
+  validateDataConfig(config, registerDataFormats(new DataSourceRegistry()));
+  return config;
+}
+
 describe('data.align in the config', () => {
   const base = { data: { format: 'rafdb', root: '/data/raf' } };
-  const validate = (data: Record<string, unknown>) => validateConfig({ data: { ...base.data, ...data } }, { baseDir: '/' });
+  const validate = (data: Record<string, unknown>) => validateWithFormats({ data: { ...base.data, ...data } }, { baseDir: '/' });
   const issuesOf = (fn: () => unknown) => {
     try {
       fn();
@@ -79,14 +87,14 @@ describe('data.align in the config', () => {
       'data.align.size: one of 100 | 112',
     ]);
     expect(issuesOf(() => validate({ align: { size: 100 } }))).toEqual(['data.align.landmarks: one of dataset | model']);
-    expect(issuesOf(() => validateConfig({ data: { format: 'fer2013-csv', root: 'x.csv', align: { landmarks: 'model', size: 100 } } }, { baseDir: '/' }))[0]).toMatch(
+    expect(issuesOf(() => validateWithFormats({ data: { format: 'fer2013-csv', root: 'x.csv', align: { landmarks: 'model', size: 100 } } }, { baseDir: '/' }))[0]).toMatch(
       /^data\.align: no align for format fer2013-csv/,
     );
-    expect(issuesOf(() => validateConfig({ data: { format: 'imagefolder', root: 'x', align: { landmarks: 'dataset', size: 100 } } }, { baseDir: '/' }))).toEqual([
+    expect(issuesOf(() => validateWithFormats({ data: { format: 'imagefolder', root: 'x', align: { landmarks: 'dataset', size: 100 } } }, { baseDir: '/' }))).toEqual([
       'data.align.landmarks: model (an image folder has no landmark annotation: its faces are found by @fermix/landmarks)',
     ]);
-    expect(validateConfig({ data: { format: 'imagefolder', root: 'x', align: { landmarks: 'model', size: 112 } } }, { baseDir: '/' }).data.imageSize).toBe(112);
-    expect(validateConfig({ data: { format: 'affectnet', root: 'x', align: { landmarks: 'dataset', size: 100 } } }, { baseDir: '/' }).data.align).toEqual({ landmarks: 'dataset', size: 100 });
+    expect(validateWithFormats({ data: { format: 'imagefolder', root: 'x', align: { landmarks: 'model', size: 112 } } }, { baseDir: '/' }).data.imageSize).toBe(112);
+    expect(validateWithFormats({ data: { format: 'affectnet', root: 'x', align: { landmarks: 'dataset', size: 100 } } }, { baseDir: '/' }).data.align).toEqual({ landmarks: 'dataset', size: 100 });
   });
 });
 

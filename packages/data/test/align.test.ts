@@ -13,7 +13,7 @@ import {
   type Point2,
   type RgbImage,
   type SimilarityTransform,
-} from '../src/data/align.js';
+} from '../src/align.js';
 
 /** The transform with scale s, rotation θ (radians) and translation (tx, ty). */
 function similarity(s: number, theta: number, tx: number, ty: number): SimilarityTransform {

@@ -4,12 +4,12 @@ import path from 'node:path';
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { createAffectNetSource } from '../src/data/affectnet.js';
-import { codecWith, imageCodec, type DecodedImage, type DecodeItem } from '../src/data/decode.js';
-import { decodeFiles } from '../src/data/decode-pool.js';
-import { loadSharp } from '../src/data/sharp-decoder.js';
-import { createMemoryLogger, silentLogger } from '../src/logger.js';
-import { Rng } from '../src/rng.js';
+import { createAffectNetSource } from '../src/affectnet.js';
+import { codecWith, imageCodec, type DecodedImage, type DecodeItem } from '../src/decode.js';
+import { decodeFiles } from '../src/decode-pool.js';
+import { loadSharp } from '../src/sharp-decoder.js';
+import { createMemoryLogger, silentLogger } from '@fermix/core';
+import { Rng } from '@fermix/core';
 
 const { PNG } = pngjs;
 const HEADER = 'subDirectory_filePath,face_x,face_y,face_width,face_height,facial_landmarks,expression,valence,arousal';
@@ -116,22 +116,22 @@ describe('AffectNet crops on workers', () => {
 
 describe('a worker that cannot load sharp', () => {
   afterEach(() => {
-    vi.doUnmock('../src/data/sharp-decoder.js');
+    vi.doUnmock('../src/sharp-decoder.js');
     vi.resetModules();
   });
 
   it('dies at its first large JPEG, and its batches are redone on the main thread, not skipped', async (ctx) => {
     if (!(await loadSharp())) return ctx.skip('sharp is not installed (an optionalDependency): nothing to fail to load');
     vi.resetModules();
-    vi.doMock('../src/data/sharp-decoder.js', async (importOriginal) => {
-      const real = await importOriginal<typeof import('../src/data/sharp-decoder.js')>();
+    vi.doMock('../src/sharp-decoder.js', async (importOriginal) => {
+      const real = await importOriginal<typeof import('../src/sharp-decoder.js')>();
       const loadSharp = async () => {
         const found = await real.loadSharp();
         return found && { ...found, path: path.join(root, 'no-such-sharp.js') }; // this thread has sharp, workers do not
       };
       return { ...real, loadSharp };
     });
-    const { decodeFiles: decodeWithBrokenWorkers } = await import('../src/data/decode-pool.js');
+    const { decodeFiles: decodeWithBrokenWorkers } = await import('../src/decode-pool.js');
     const logger = createMemoryLogger();
     const results = await decodeWithBrokenWorkers(items(), 16, { workers: 1, logger });
     expect(results).toEqual(await decodeFiles(items(), 16, { workers: 0 }));

@@ -7,9 +7,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { decodeFiles } from '../src/data/decode-pool.js';
-import { decodeImage, toRgbResized, type DecodedImage } from '../src/data/decode.js';
-import { createMemoryLogger } from '../src/logger.js';
+import { decodeFiles } from '../src/decode-pool.js';
+import { decodeImage, toRgbResized, type DecodedImage } from '../src/decode.js';
+import { createMemoryLogger } from '@fermix/core';
 
 const { PNG } = pngjs;
 
@@ -317,7 +317,7 @@ describe('decodeFiles', () => {
         const real = await importOriginal<typeof import('node:worker_threads')>();
         return { ...real, Worker: makeWorker(real.Worker) };
       });
-      return (await import('../src/data/decode-pool.js')).decodeFiles;
+      return (await import('../src/decode-pool.js')).decodeFiles;
     }
 
     it('decodes on the main thread when no worker can start, with one warning', async () => {

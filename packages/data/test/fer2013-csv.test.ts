@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { toRgbResized } from '../src/data/decode.js';
-import { createFer2013CsvSource, parsePixels, splitCsvLine } from '../src/data/fer2013-csv.js';
-import { DataError, EXPRESSION_CLASSES } from '../src/data/source.js';
-import { silentLogger } from '../src/logger.js';
+import { toRgbResized } from '../src/decode.js';
+import { createFer2013CsvSource, parsePixels, splitCsvLine } from '../src/fer2013-csv.js';
+import { DataError, EXPRESSION_CLASSES } from '../src/source.js';
+import { silentLogger } from '@fermix/core';
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));

@@ -5,9 +5,9 @@ import { fileURLToPath } from 'node:url';
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createImageFolderSource } from '../src/data/image-folder.js';
-import { DataError, EXPRESSION_CLASSES, type ImageSet } from '../src/data/source.js';
-import { createMemoryLogger, silentLogger } from '../src/logger.js';
+import { createImageFolderSource } from '../src/image-folder.js';
+import { DataError, EXPRESSION_CLASSES, type ImageSet } from '../src/source.js';
+import { createMemoryLogger, silentLogger } from '@fermix/core';
 
 const { PNG } = pngjs;
 

@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url';
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createImageFolderSource } from '../src/data/image-folder.js';
-import { openSplit } from '../src/data/open-split.js';
+import { createImageFolderSource } from '../src/image-folder.js';
+import { openSplit } from '../src/open-split.js';
 import {
   AFFECTNET_LABELS,
   canonicalExpression,
@@ -16,10 +16,10 @@ import {
   FER2013_LABELS,
   labelIndexTable,
   RAFDB_BASIC_LABELS,
-} from '../src/data/labels.js';
-import { createRafdbSource, parseRafdbLabels, rafdbImagePath, RAFDB_LABEL_FILE } from '../src/data/rafdb.js';
-import { DataError, EXPRESSION_CLASSES } from '../src/data/source.js';
-import { createMemoryLogger, silentLogger } from '../src/logger.js';
+} from '../src/labels.js';
+import { createRafdbSource, parseRafdbLabels, rafdbImagePath, RAFDB_LABEL_FILE } from '../src/rafdb.js';
+import { DataError, EXPRESSION_CLASSES } from '../src/source.js';
+import { createMemoryLogger, silentLogger } from '@fermix/core';
 
 /** A flat gray 8x8 JPEG whose level tells the RAF-DB code 1..7 back: 30 * code. */
 const jpegOfCode = Array.from({ length: 8 }, (_, code) => {

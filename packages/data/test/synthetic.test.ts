@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { Rng } from '../src/rng.js';
-import { silentLogger } from '../src/logger.js';
-import { DataError, EXPRESSION_CLASSES, type ImageSet } from '../src/data/source.js';
-import { createSyntheticSource, renderSyntheticFace } from '../src/data/synthetic.js';
+import { Rng } from '@fermix/core';
+import { silentLogger } from '@fermix/core';
+import { DataError, EXPRESSION_CLASSES, type ImageSet } from '../src/source.js';
+import { createSyntheticSource, renderSyntheticFace } from '../src/synthetic.js';
 
 const K = EXPRESSION_CLASSES.length;
 

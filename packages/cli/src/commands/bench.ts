@@ -17,9 +17,7 @@ import {
   basePlan,
   batchTensors,
   buildModel,
-  createImageFolderSource,
   createMemoryLogger,
-  createSyntheticSource,
   createTrainStep,
   gatherBatch,
   initializeKernels,
@@ -33,6 +31,7 @@ import {
   type ImageSet,
   type TrainStep,
 } from '@fermix/core';
+import { createImageFolderSource, createSyntheticSource } from '@fermix/data';
 import { color } from '@fermix/plugin-color';
 import { crop } from '@fermix/plugin-crop';
 import { cutmix } from '@fermix/plugin-cutmix';
