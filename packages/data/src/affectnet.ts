@@ -32,6 +32,7 @@ import { DataError, EXPRESSION_CLASSES, type FileListSource, type ImageSet, type
 import { fivePointsFrom68, type FivePoints, type LandmarkDetector } from './align.js';
 import type { AlignConfig, AlignItem, AlignableSource } from './align-files.js';
 import { alignedSource } from './aligned-source.js';
+import { streamable } from './open-split.js';
 
 export type { FaceBox } from './decode.js';
 
@@ -212,7 +213,7 @@ export function createAffectNetSource(options: AffectNetOptions): (InventorySour
       };
     },
   };
-  if (!options.align) return plain;
+  if (!options.align) return streamable(plain);
 
   const align = options.align;
   const onMissing = options.onMissing ?? 'error';

@@ -11,6 +11,7 @@ import { alignImageFile, type AlignConfig, type AlignPlan, type AlignableSource 
 import type { DecodeResult } from './decode-pool.js';
 import { toRgbResized } from './decode.js';
 import { assembleImageSet, requireEveryClass, type InventorySource } from './labels.js';
+import { streamable } from './open-split.js';
 import { DataError, type DataSource, type ImageSet, type LoadOptions } from './source.js';
 
 export interface AlignedSourceOptions {
@@ -27,7 +28,7 @@ export interface AlignedSourceOptions {
 
 export function alignedSource(options: AlignedSourceOptions): AlignableSource & Partial<Pick<InventorySource, 'inventory'>> {
   const { base, description, align, alignPlan } = options;
-  return {
+  return streamable({
     description,
     align: { landmarks: align.landmarks, size: align.size },
     classes: () => base.classes(),
@@ -57,5 +58,5 @@ export function alignedSource(options: AlignedSourceOptions): AlignableSource & 
       logger.debug(`aligned split "${split}": ${set.count} images, ${plan.classes.length} classes, ${size}x${size}`, { ms: Date.now() - started });
       return set;
     },
-  };
+  });
 }

@@ -11,6 +11,7 @@ import { createReadStream, statSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { toRgbResized } from './decode.js';
+import { streamable } from './open-split.js';
 import { FER2013_LABELS, labelIndexTable, requireEveryClass, type InventorySource, type SplitInventory } from './labels.js';
 import { DataError, EXPRESSION_CLASSES, type ImageSet, type LoadOptions } from './source.js';
 
@@ -192,7 +193,7 @@ export function createFer2013CsvSource(options: Fer2013CsvOptions): InventorySou
     return found;
   };
 
-  return {
+  return streamable({
     description: what,
     async classes() {
       return [...classes];
@@ -212,7 +213,7 @@ export function createFer2013CsvSource(options: Fer2013CsvOptions): InventorySou
     async inventory(split: string): Promise<SplitInventory> {
       return { split, classes: [...classes], counts: [...(await countsOf(split))], missing: [] };
     },
-  };
+  });
 }
 
 /** The rows of one split, resized to `size` RGB; `expected` rows (from the summary) preallocate the buffer. */

@@ -7,7 +7,6 @@ import { parseOptions, OptionsError, z, type ConfigIssue, type DataFormatDefinit
 import { createAffectNetSource } from './affectnet.js';
 import { createFer2013CsvSource } from './fer2013-csv.js';
 import { createImageFolderSource } from './image-folder.js';
-import { streamable } from './open-split.js';
 import { createRafdbSource } from './rafdb.js';
 import { createSyntheticSource } from './synthetic.js';
 
@@ -74,17 +73,17 @@ function builtin(
 /** fermix's own formats. */
 export const dataFormats: DataFormatDefinition<BuiltinDataOptions>[] = [
   builtin('imagefolder', 'a folder <root>/<split>/<class>/*.png|jpg|jpeg', { root: 'the folder holding <split>/<class>/* images', alignLandmarks: ['model'] }, ({ data }) =>
-    streamable(createImageFolderSource({ root: data.root!, align: data.align })),
+    createImageFolderSource({ root: data.root!, align: data.align }),
   ),
   builtin('synthetic', 'the embedded cartoon faces of the 7 expressions', {}, (config, o) =>
     createSyntheticSource({ seed: config.seed, trainPerClass: o.trainPerClass, testPerClass: o.testPerClass }),
   ),
   builtin('rafdb', 'RAF-DB basic (EmoLabel/list_patition_label.txt, Image/aligned)', { root: 'the folder holding EmoLabel/list_patition_label.txt and Image/aligned/', alignLandmarks: ['dataset', 'model'] }, ({ data }, o) =>
-    streamable(createRafdbSource({ root: data.root!, onMissing: o.onMissing, align: data.align })),
+    createRafdbSource({ root: data.root!, onMissing: o.onMissing, align: data.align }),
   ),
   builtin('fer2013-csv', 'the FER2013 CSV (emotion,pixels,Usage)', { root: 'the FER2013 CSV file' }, ({ data }) => createFer2013CsvSource({ file: data.root! })),
   builtin('affectnet', 'AffectNet (training.csv, validation.csv, Manually_Annotated_Images)', { root: 'the folder holding training.csv, validation.csv and Manually_Annotated_Images/', alignLandmarks: ['dataset', 'model'] }, ({ data }, o) =>
-    streamable(createAffectNetSource({ root: data.root!, classes: o.affectnetClasses, onMissing: o.onMissing, align: data.align })),
+    createAffectNetSource({ root: data.root!, classes: o.affectnetClasses, onMissing: o.onMissing, align: data.align }),
   ),
 ];
 

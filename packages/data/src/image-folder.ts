@@ -18,6 +18,7 @@ import { DataError, type FileListSource, type ImageSet, type LoadOptions, type S
 import type { LandmarkDetector } from './align.js';
 import type { AlignConfig, AlignableSource } from './align-files.js';
 import { alignedSource } from './aligned-source.js';
+import { streamable } from './open-split.js';
 
 export interface ImageFolderOptions {
   root: string;
@@ -63,7 +64,7 @@ export function createImageFolderSource(options: ImageFolderOptions): (Inventory
       return splitFiles(root, split, `imagefolder ${options.root}`);
     },
   };
-  if (!options.align) return plain;
+  if (!options.align) return streamable(plain);
 
   const align = options.align;
   if (align.landmarks !== 'model') {

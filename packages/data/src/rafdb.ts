@@ -31,6 +31,7 @@ import {
 } from './labels.js';
 import { parseRafdbLandmarks, rafdbAnnotationPath, rafdbOriginalPath, RAFDB_ANNOTATION_DIR, RAFDB_ORIGINAL_DIR } from './rafdb-annotations.js';
 import { DataError, EXPRESSION_CLASSES, type FileListSource, type ImageSet, type LoadOptions, type SplitFiles } from './source.js';
+import { streamable } from './open-split.js';
 
 export interface RafdbOptions {
   /** The folder holding EmoLabel/ and Image/. */
@@ -153,7 +154,7 @@ export function createRafdbSource(options: RafdbOptions): (InventorySource & Fil
       return { split, classes: [...classes], items: present.map((f) => ({ path: f.path })), labels: Int32Array.from(present, (f) => f.label), skipped, what };
     },
   };
-  if (!options.align) return plain;
+  if (!options.align) return streamable(plain);
 
   const align = options.align;
   const alignWhat = `${what} (aligned from ${RAFDB_ORIGINAL_DIR}, ${align.landmarks === 'dataset' ? `landmarks from ${RAFDB_ANNOTATION_DIR}` : 'landmarks from a model'}, ${align.size}x${align.size})`;

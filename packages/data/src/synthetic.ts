@@ -13,6 +13,7 @@
  *    pixels are a poor classifier and a model has to find the facial cues.
  */
 import { Rng } from '@fermix/core';
+import { streamable } from './open-split.js';
 import { DataError, EXPRESSION_CLASSES, type DataSource, type ImageSet, type LoadOptions } from './source.js';
 
 type Rgb = [number, number, number];
@@ -1172,7 +1173,7 @@ export function createSyntheticSource(options: SyntheticOptions): DataSource {
     ['test', positiveCount('testPerClass', options.testPerClass, 50)],
   ]);
   const classes = [...EXPRESSION_CLASSES];
-  return {
+  return streamable({
     description: `synthetic faces (seed ${options.seed}, ${perClass.get('train')}+${perClass.get('test')} per class)`,
     classes: async () => [...classes],
     splits: async () => [...SYNTHETIC_SPLITS],
@@ -1207,5 +1208,5 @@ export function createSyntheticSource(options: SyntheticOptions): DataSource {
       });
       return { images, labels, count, size, classes: [...classes], sources, skipped: [] };
     },
-  };
+  });
 }

@@ -47,13 +47,14 @@ describe('the built-in data formats', () => {
     expect(messageOf(() => validateDataConfig(typo, formats()))).toContain('data.trainPerClas (fermix.config.yaml:3:17): expected no such key (unknown option; check the spelling)');
   });
 
-  it('makes the container\'s source: synthetic from the seed and counts, file formats able to stream', async () => {
+  it('makes the container\'s source: synthetic from the seed and counts, every format opened as the trainer did before', async () => {
     const config = await configOf('seed: 4\ndata:\n  format: synthetic\n  trainPerClass: 2\n  testPerClass: 1\n');
     const container = createContainer(config, silentLogger);
     validateDataConfig(config, registerDataFormats(container.get<DataSourceRegistry>(TOKENS.DataSourceRegistry)));
     const source = container.get<DataSource>(TOKENS.DataSource);
     expect(source.description).toBe('synthetic faces (seed 4, 2+1 per class)');
-    expect(source.open).toBeUndefined(); // drawn, not read from disk: loaded whole
+    const split = await source.open!('train', { imageSize: 8, logger: silentLogger, prefetch: 2, budgetBytes: 0 });
+    expect([split.count, split.streamed]).toEqual([14, false]); // drawn, not read from disk: held whole
     const folder = await configOf('data:\n  format: imagefolder\n  root: faces\n');
     expect(typeof formats().create(folder, silentLogger).open).toBe('function');
   });
