@@ -173,7 +173,8 @@ interface PoolWorker {
 
 /**
  * Long-lived decode workers that take batches of files (`decode`) and answer in submission order
- * per worker. The loader (`decodeFiles`) and the training stream (stream.ts) both run on it. If a
+ * per worker. The loader (`decodeFiles`) and the training stream (stream.ts, one pool for all of a
+ * split's passes) both run on it. If a
  * worker cannot start, fails its self-test or dies, its batches are redone by another worker or on
  * this thread (one warning), so results never depend on workers.
  */
@@ -214,11 +215,26 @@ export class DecodePool {
     return this.live.length;
   }
 
-  /** Decodes one batch; see `ImageCodec.decodeBatch`. Batches run concurrently on the workers. */
-  decode(items: (string | DecodeItem)[], size: number): Promise<DecodedBatch> {
+  /**
+   * Decodes one batch; see `ImageCodec.decodeBatch`. Batches run concurrently on the workers. When
+   * `signal` aborts, a batch not yet handed to a worker is dropped (rejected); one in progress finishes.
+   */
+  decode(items: (string | DecodeItem)[], size: number, signal?: AbortSignal): Promise<DecodedBatch> {
     if (this.closed) return Promise.reject(new Error('decode pool is closed'));
+    if (signal?.aborted) return Promise.reject(new Error('decode cancelled'));
     return new Promise<DecodedBatch>((resolve, reject) => {
-      this.queue.push({ items, size, resolve, reject });
+      const task: Task = { items, size, resolve, reject };
+      this.queue.push(task);
+      signal?.addEventListener(
+        'abort',
+        () => {
+          const at = this.queue.indexOf(task);
+          if (at < 0) return;
+          this.queue.splice(at, 1);
+          reject(new Error('decode cancelled'));
+        },
+        { once: true },
+      );
       this.pump();
     });
   }
@@ -239,9 +255,11 @@ export class DecodePool {
       return;
     }
     this.live.push(entry);
+    holdWhileBusy(entry);
     worker.on('message', (batch: DecodedBatch) => {
       const task = entry.inFlight.shift();
       task?.resolve(batch);
+      holdWhileBusy(entry);
       this.pump();
     });
     const fail = (err: unknown) => {
@@ -277,6 +295,7 @@ export class DecodePool {
           break;
         }
       }
+      holdWhileBusy(entry);
     }
   }
 
@@ -311,6 +330,15 @@ export class DecodePool {
       workers: this.live.length,
     });
   }
+}
+
+/**
+ * A pool lives as long as its owner wants (a stream keeps one for the whole run): an idle worker
+ * does not keep the process alive, a busy one does until it answers.
+ */
+function holdWhileBusy(entry: PoolWorker): void {
+  if (entry.inFlight.length > 0) entry.worker.ref();
+  else entry.worker.unref();
 }
 
 /** Starts a worker and waits until its self-test matches this thread's. */

@@ -79,9 +79,13 @@ export function streamedSplit(files: SplitFiles, options: StreamOptions): SplitD
     return { x, labels, count: keep.length, indices: kept };
   };
 
+  /** The decode workers, started at the first pass and kept for every pass after it until `close`. */
+  let opened: Promise<DecodePool> | null = null;
+
   async function* batches(order: ArrayLike<number>, ranges: readonly (readonly [number, number])[]): AsyncGenerator<SplitBatch> {
     if (ranges.length === 0) return;
-    const pool = await DecodePool.open({ workers: options.workers ?? defaultStreamWorkers(), logger, decoder: options.decoder });
+    const pool = await (opened ??= DecodePool.open({ workers: options.workers ?? defaultStreamWorkers(), logger, decoder: options.decoder }));
+    const stop = new AbortController();
     /** Batches decoding or decoded, in range order: at most `prefetch`. */
     const queue: Promise<{ decoded: DecodedBatch; indices: Int32Array }>[] = [];
     let next = 0;
@@ -90,8 +94,8 @@ export function streamedSplit(files: SplitFiles, options: StreamOptions): SplitD
         const [start, end] = ranges[next++];
         const all = Int32Array.from({ length: end - start }, (_, b) => order[start + b]);
         const indices = all.filter((i) => !unreadable.has(i));
-        const pending = pool.decode(Array.from(indices, (i) => files.items[i]), size).then((decoded) => ({ decoded, indices }));
-        pending.catch(() => {}); // rejected only when the read stops early and the pool closes
+        const pending = pool.decode(Array.from(indices, (i) => files.items[i]), size, stop.signal).then((decoded) => ({ decoded, indices }));
+        pending.catch(() => {}); // rejected only when the read stops early (or the pool closes)
         queue.push(pending);
       }
       options.onQueueDepth?.(queue.length);
@@ -113,7 +117,7 @@ export function streamedSplit(files: SplitFiles, options: StreamOptions): SplitD
         yield batch;
       }
     } finally {
-      await pool.close();
+      stop.abort(); // a pass left early: batches queued ahead are dropped, the workers stay for the next pass
     }
     const found = unreadable.size - before;
     if (found > 0) logger.warn(`${files.what}: skipped ${found} unreadable images in split "${files.split}" (${unreadable.size} so far)`, { split: files.split, skipped: unreadable.size });
@@ -130,5 +134,10 @@ export function streamedSplit(files: SplitFiles, options: StreamOptions): SplitD
     residentBytes: 0,
     skipped,
     batches,
+    async close() {
+      const pool = opened;
+      opened = null;
+      if (pool) await (await pool).close();
+    },
   };
 }

@@ -3,12 +3,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { balancedOrder } from '@fermix/core';
 import { createImageFolderSource } from '../src/image-folder.js';
 import { openSplit } from '../src/open-split.js';
 import { memorySplit, type SplitBatch, type SplitData } from '@fermix/core';
 import { streamedSplit } from '../src/stream.js';
+import { DecodePool } from '../src/decode-pool.js';
 import { createMemoryLogger, silentLogger } from '@fermix/core';
 import { Rng } from '@fermix/core';
 import { batchRanges } from '@fermix/core';
@@ -146,9 +147,31 @@ describe('streamedSplit', () => {
       if (seen >= 6) break;
     }
     expect(seen).toBe(6);
-    // The pool is closed: a second epoch starts a fresh one and reads everything.
+    // The batches queued ahead were dropped: the next epoch, on the same workers, reads everything.
     const all = await collect(streamed, order, batchRanges(streamed.count, 3));
     expect(all.reduce((n, b) => n + b.count, 0)).toBe(streamed.count);
+    await streamed.close?.();
+  });
+
+  it('starts its decode workers once for every pass of the run, and again only after close', async () => {
+    const opened = vi.spyOn(DecodePool, 'open');
+    try {
+      const source = createImageFolderSource({ root });
+      const streamed = streamedSplit(await source.files('train', { imageSize: 10, logger: silentLogger }), { size: 10, prefetch: 2, workers: 1, logger: silentLogger });
+      const order = new Rng(3).permutation(streamed.count);
+      const ranges = batchRanges(streamed.count, 8);
+      const first = await collect(streamed, order, ranges);
+      const second = await collect(streamed, order, ranges); // a second epoch
+      for await (const _ of streamed.batches(order, ranges)) break; // an evaluation left early
+      expect(opened).toHaveBeenCalledTimes(1);
+      expect(second.map((x) => x.x)).toEqual(first.map((x) => x.x));
+      await streamed.close!();
+      await collect(streamed, order, ranges);
+      expect(opened).toHaveBeenCalledTimes(2);
+      await streamed.close!();
+    } finally {
+      opened.mockRestore();
+    }
   });
 
   it('skips a corrupt file met while streaming, logging its path once, and keeps going', async () => {
