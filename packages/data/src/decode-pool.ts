@@ -332,6 +332,31 @@ export class DecodePool {
   }
 }
 
+/** Decode workers several streamed splits share: started for the first, stopped when the last lets go. */
+export interface SharedDecodePool {
+  /** The pool (started on the first call, with these options); each caller calls `release` once when done. */
+  acquire(options: DecodePoolOptions): Promise<DecodePool>;
+  release(): Promise<void>;
+}
+
+/** One pool for the splits of a run: the train and test splits a source opens use the same workers. */
+export function sharedDecodePool(): SharedDecodePool {
+  let pool: Promise<DecodePool> | null = null;
+  let users = 0;
+  return {
+    acquire(options) {
+      users++;
+      return (pool ??= DecodePool.open(options));
+    },
+    async release() {
+      if (--users > 0 || !pool) return;
+      const closing = pool;
+      pool = null;
+      await (await closing).close();
+    },
+  };
+}
+
 /**
  * A pool lives as long as its owner wants (a stream keeps one for the whole run): an idle worker
  * does not keep the process alive, a busy one does until it answers.

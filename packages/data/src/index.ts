@@ -64,7 +64,7 @@ export {
   type AlignPlan,
 } from './align-files.js';
 export { parseRafdbLandmarks, rafdbAnnotationPath, rafdbOriginalPath, RAFDB_ANNOTATION_DIR, RAFDB_ORIGINAL_DIR } from './rafdb-annotations.js';
-export { DecodePool, type DecodePoolOptions, type DecoderChoice } from './decode-pool.js';
+export { DecodePool, sharedDecodePool, type DecodePoolOptions, type DecoderChoice, type SharedDecodePool } from './decode-pool.js';
 export { codecWith, type DecodeItem, type NativeDecode } from './decode.js';
 export { loadSharp } from './sharp-decoder.js';
 export { streamedSplit, defaultStreamWorkers, type StreamOptions } from './stream.js';

@@ -5,7 +5,7 @@
  * that does not (AffectNet: ~290k images, ~8.7 GB at 100x100) is streamed from disk.
  */
 import { classCounts, memorySplit, requireSplit, type Logger, type SplitData } from '@fermix/core';
-import { decodeFiles } from './decode-pool.js';
+import { decodeFiles, sharedDecodePool } from './decode-pool.js';
 import { assembleImageSet, requireEveryClass } from './labels.js';
 import { DataError, isFileListSource, type DataSource, type FileListSource, type ImageSet, type LoadOptions, type SplitFiles } from './source.js';
 import { streamedSplit, type StreamOptions } from './stream.js';
@@ -71,7 +71,9 @@ function mb(bytes: number): string {
  * disk, by the budget), so the trainer streams a split over `data.cacheMB`. Returns the same object.
  */
 export function streamable<S extends DataSource>(source: S): S & Required<Pick<DataSource, 'open'>> {
-  return Object.assign(source, { open: (split: string, options: OpenSplitOptions) => openSplit(source, split, options) });
+  // The splits it streams share one pool of decode workers, stopped when the last of them closes.
+  const pool = sharedDecodePool();
+  return Object.assign(source, { open: (split: string, options: OpenSplitOptions) => openSplit(source, split, { pool, ...options }) });
 }
 
 /** What a file-based format must say about its data; `fileListSource` makes the rest. */

@@ -15,7 +15,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Logger, SplitBatch, SplitData } from '@fermix/core';
-import { DecodePool, type DecoderChoice } from './decode-pool.js';
+import { DecodePool, type DecoderChoice, type SharedDecodePool } from './decode-pool.js';
 import type { DecodedBatch } from './decode.js';
 import { MAX_FILE_WARNINGS } from './labels.js';
 import type { SplitFiles } from './source.js';
@@ -29,6 +29,8 @@ export interface StreamOptions {
   /** Decode worker threads; default `defaultStreamWorkers()`. 0 decodes on this thread. */
   workers?: number;
   decoder?: DecoderChoice;
+  /** Workers shared with other splits (a source's `open` shares one pool between train and test); default: the split's own. */
+  pool?: SharedDecodePool;
   /** Instrumentation: called with the number of batches queued ahead each time it changes. */
   onQueueDepth?: (depth: number) => void;
 }
@@ -84,7 +86,8 @@ export function streamedSplit(files: SplitFiles, options: StreamOptions): SplitD
 
   async function* batches(order: ArrayLike<number>, ranges: readonly (readonly [number, number])[]): AsyncGenerator<SplitBatch> {
     if (ranges.length === 0) return;
-    const pool = await (opened ??= DecodePool.open({ workers: options.workers ?? defaultStreamWorkers(), logger, decoder: options.decoder }));
+    const poolOptions = { workers: options.workers ?? defaultStreamWorkers(), logger, decoder: options.decoder };
+    const pool = await (opened ??= options.pool ? options.pool.acquire(poolOptions) : DecodePool.open(poolOptions));
     const stop = new AbortController();
     /** Batches decoding or decoded, in range order: at most `prefetch`. */
     const queue: Promise<{ decoded: DecodedBatch; indices: Int32Array }>[] = [];
@@ -137,7 +140,9 @@ export function streamedSplit(files: SplitFiles, options: StreamOptions): SplitD
     async close() {
       const pool = opened;
       opened = null;
-      if (pool) await (await pool).close();
+      if (!pool) return;
+      if (options.pool) await options.pool.release();
+      else await (await pool).close();
     },
   };
 }

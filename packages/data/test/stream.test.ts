@@ -12,7 +12,7 @@ import { streamedSplit } from '../src/stream.js';
 import { DecodePool } from '../src/decode-pool.js';
 import { createMemoryLogger, silentLogger } from '@fermix/core';
 import { Rng } from '@fermix/core';
-import { batchRanges } from '@fermix/core';
+import { batchRanges, identityOrder } from '@fermix/core';
 import { Trainer } from '@fermix/core';
 import { tinySetup, useCpu } from '../../core/test/helpers.js';
 
@@ -171,6 +171,26 @@ describe('streamedSplit', () => {
       await streamed.close!();
     } finally {
       opened.mockRestore();
+    }
+  });
+
+  it("shares one pool between the train and test splits a source opens, stopped when both close", async () => {
+    const opened = vi.spyOn(DecodePool, 'open');
+    const closed = vi.spyOn(DecodePool.prototype, 'close');
+    try {
+      const source = createImageFolderSource({ root });
+      const options = { imageSize: 10, logger: silentLogger, prefetch: 2, budgetBytes: 0, workers: 1 };
+      const [train, test] = [await source.open('train', options), await source.open('test', options)];
+      expect([train.streamed, test.streamed]).toEqual([true, true]);
+      for (const split of [train, test, train]) await collect(split, identityOrder(split.count), batchRanges(split.count, 4));
+      expect(opened).toHaveBeenCalledTimes(1);
+      await train.close!();
+      expect(closed).not.toHaveBeenCalled(); // test still reads from it
+      await test.close!();
+      expect(closed).toHaveBeenCalledTimes(1);
+    } finally {
+      opened.mockRestore();
+      closed.mockRestore();
     }
   });
 
