@@ -20,7 +20,7 @@ export { budgetBytesOf, loadSplit, memorySplit, openSourceSplit, requireSplit, t
 export { encodeRgbPng } from './png.js';
 export { categoricalCrossEntropy, weightedCrossEntropy, PROBABILITY_EPSILON } from './train/loss.js';
 export { createTrainStep, forwardViews, type PlainBatch, type TrainStep, type TrainStepOptions } from './train/step.js';
-export { batchRanges, batchTensors, gatherBatch, identityOrder, type HostBatch } from './train/batches.js';
+export { batchRanges, batchTensors, gatherBatch, identityOrder, scaleRows, type HostBatch } from './train/batches.js';
 export { evaluateModel, predictProbabilities, predictSet, recalibrateBatchNorm, type PredictOptions, type TtaName } from './train/evaluate.js';
 export { Adam, AdamW, FermixOptimizer, RMSprop, SGD, OPTIMIZER_NAMES, createOptimizer, decaysUnlessNormOrBias, setLearningRate, type OptimizerName, type OptimizerSettings } from './train/optimizers.js';
 export {

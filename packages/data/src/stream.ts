@@ -14,7 +14,7 @@
  * full-size image it is decoding — whatever the number of files.
  */
 import { availableParallelism } from 'node:os';
-import type { Logger, SplitBatch, SplitData } from '@fermix/core';
+import { scaleRows, type Logger, type SplitBatch, type SplitData } from '@fermix/core';
 import { DecodePool, type DecoderChoice, type SharedDecodePool } from './decode-pool.js';
 import type { DecodedBatch } from './decode.js';
 import { MAX_FILE_WARNINGS } from './labels.js';
@@ -67,18 +67,8 @@ export function streamedSplit(files: SplitFiles, options: StreamOptions): SplitD
       skipped.push({ path: file, reason });
       if (++warned <= MAX_FILE_WARNINGS) logger.warn(`skipping unreadable image ${file}: ${reason}`, { path: file, reason });
     });
-    const x = new Float32Array(keep.length * pixels);
-    const labels = new Int32Array(keep.length);
-    const kept = new Int32Array(keep.length);
-    const scale = 1 / 255;
-    keep.forEach((k, b) => {
-      const src = decoded.data.subarray(k * pixels, (k + 1) * pixels);
-      const off = b * pixels;
-      for (let p = 0; p < pixels; p++) x[off + p] = src[p] * scale;
-      labels[b] = files.labels[indices[k]];
-      kept[b] = indices[k];
-    });
-    return { x, labels, count: keep.length, indices: kept };
+    const kept = Int32Array.from(keep, (k) => indices[k]);
+    return { x: scaleRows(decoded.data, pixels, keep), labels: kept.map((i) => files.labels[i]), count: keep.length, indices: kept };
   };
 
   /** The decode workers, started at the first pass and kept for every pass after it until `close`. */
