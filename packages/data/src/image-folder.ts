@@ -13,7 +13,7 @@
 import { readdirSync, statSync, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { decodeFiles } from './decode-pool.js';
-import { canonicalFolderClasses, canonicalOrder, type InventorySource, type SplitInventory } from './labels.js';
+import { assembleImageSet, canonicalFolderClasses, canonicalOrder, type InventorySource, type SplitInventory } from './labels.js';
 import { DataError, type FileListSource, type ImageSet, type LoadOptions, type SplitFiles } from './source.js';
 import type { LandmarkDetector } from './align.js';
 import type { AlignConfig, AlignableSource } from './align-files.js';
@@ -54,7 +54,7 @@ export function createImageFolderSource(options: ImageFolderOptions): (Inventory
       return [...scanLayout(root).keys()];
     },
     async load(split: string, loadOptions: LoadOptions) {
-      return loadSplit(root, split, loadOptions, options.workers);
+      return loadSplit(root, split, `imagefolder ${options.root}`, loadOptions, options.workers);
     },
     async inventory(split: string) {
       return inventory(root, split);
@@ -113,43 +113,17 @@ function inventory(root: string, split: string): SplitInventory {
   return { split, classes, counts, missing: [], files };
 }
 
-async function loadSplit(root: string, split: string, options: LoadOptions, workers: number | undefined): Promise<ImageSet> {
+async function loadSplit(root: string, split: string, what: string, options: LoadOptions, workers: number | undefined): Promise<ImageSet> {
   const { imageSize: size, logger } = options;
   checkSize(size);
   const layout = scanLayout(root);
   const classes = classNames(layout);
-  const files = filesOfSplit(root, split, layout, classes);
-
-  const paths = files.flatMap((f) => f.paths);
-  const labelOf = files.flatMap((f, label) => f.paths.map(() => label));
+  const folders = filesOfSplit(root, split, layout, classes);
+  const files = folders.flatMap((f, label) => f.paths.map((p) => ({ path: p, label })));
   const started = Date.now();
-  const results = await decodeFiles(paths, size, { workers, logger });
-
-  const pixels = size * size * 3;
-  const okCount = results.filter((r) => r.ok).length;
-  const set: ImageSet = {
-    images: new Uint8Array(okCount * pixels),
-    labels: new Int32Array(okCount),
-    count: okCount,
-    size,
-    classes,
-    sources: [],
-    skipped: [],
-  };
-  results.forEach((result, i) => {
-    if (result.ok) {
-      set.images.set(result.data, set.sources.length * pixels);
-      set.labels[set.sources.length] = labelOf[i];
-      set.sources.push(paths[i]);
-    } else {
-      set.skipped.push({ path: paths[i], reason: result.reason });
-      logger.warn(`skipping unreadable image ${paths[i]}: ${result.reason}`, { path: paths[i], reason: result.reason });
-    }
-  });
-  if (set.skipped.length > 0) {
-    logger.warn(`skipped ${set.skipped.length} of ${paths.length} images in split "${split}"`, { split, skipped: set.skipped.length });
-  }
-  checkNoClassLost(set, files, split);
+  const results = await decodeFiles(files.map((f) => f.path), size, { workers, logger });
+  const set = assembleImageSet({ files, results, size, classes, split, what, logger });
+  checkNoClassLost(set, folders, split);
   logger.debug(`loaded split "${split}": ${set.count} images, ${classes.length} classes, ${size}x${size}`, {
     ms: Date.now() - started,
   });

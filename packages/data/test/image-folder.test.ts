@@ -133,7 +133,7 @@ describe('createImageFolderSource', () => {
     expect(warnings).toHaveLength(3);
     expect(warnings[0]).toContain(corrupt);
     expect(warnings[1]).toContain(truncated);
-    expect(warnings[2]).toMatch(/skipped 2 of 8 images in split "train"/);
+    expect(warnings[2]).toMatch(/imagefolder .*: skipped 2 of 8 unreadable images in split "train"/);
   });
 
   it('gives the same images on workers and in-process', async () => {
