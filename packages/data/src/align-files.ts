@@ -5,8 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Logger } from '@fermix/core';
-import { alignFace, type AlignSize, type FivePoints, type LandmarkDetector, type RgbImage } from './align.js';
-import { decodeImage, type DecodedImage } from './decode.js';
+import { alignFace, alignmentTemplate, similarityTransform, transformResidual, type AlignSize, type FivePoints, type LandmarkDetector, type RgbImage } from './align.js';
+import { allCoreWorkers, batchResults, DecodePool, type DecodeResult } from './decode-pool.js';
+import { decodeImage, imageCodec, type DecodedImage, type DecodeItem } from './decode.js';
 import type { DataSource } from './source.js';
 
 /** `data.align` of the config. */
@@ -56,18 +57,7 @@ export type AlignOutcome =
 
 /** A decoded image as RGB: gray replicated, alpha composited over black (as toRgbResized does). */
 export function toRgbImage(img: DecodedImage): RgbImage {
-  const { width, height, channels, data } = img;
-  if (channels === 3) return { width, height, data };
-  const out = new Uint8Array(width * height * 3);
-  for (let p = 0; p < width * height; p++) {
-    if (channels === 1) {
-      out[p * 3] = out[p * 3 + 1] = out[p * 3 + 2] = data[p];
-    } else {
-      const alpha = data[p * 4 + 3] / 255;
-      for (let c = 0; c < 3; c++) out[p * 3 + c] = Math.round(data[p * 4 + c] * alpha);
-    }
-  }
-  return { width, height, data: out };
+  return imageCodec.toRgb(img);
 }
 
 /**
@@ -102,4 +92,62 @@ export async function alignImageFile(item: AlignItem, size: number, detector?: L
     const from = item.landmarksFile ? ` (landmarks from ${item.landmarksFile})` : '';
     return { ok: false, kind: 'bad-landmarks', reason: `cannot align${from}: ${(err as Error).message}` };
   }
+}
+
+export interface AlignFilesOptions {
+  /** Finds the landmarks of items that have none (`data.align.landmarks: model`). */
+  detector?: LandmarkDetector;
+  /** Receives a warning if the decode workers cannot start (the work then runs on this thread). */
+  logger?: Logger;
+  /** Decode workers for items with their own landmarks; default one per core, at most 4. 0: this thread. */
+  workers?: number;
+}
+
+/** Items per worker message: small enough that results come back steadily, large enough to amortise the message. */
+const ALIGN_CHUNK = 16;
+
+/**
+ * Aligns `items` to `size` x `size`, yielding one outcome per item, in order. Items with landmarks
+ * of their own (the dataset's) are decoded and warped in decode worker threads, a few chunks ahead
+ * of the reader so memory stays bounded whatever the count; items without are decoded here and
+ * their landmarks found by `detector` (`alignImageFile`). Never throws for a bad image.
+ */
+export async function* alignFiles(items: AlignItem[], size: number, options: AlignFilesOptions = {}): AsyncGenerator<AlignOutcome> {
+  if (!items.every((item) => item.points)) {
+    for (const item of items) yield await alignImageFile(item, size, options.detector);
+    return;
+  }
+  if (items.length === 0) return;
+  const pool = await DecodePool.open({ workers: options.workers ?? allCoreWorkers(), logger: options.logger });
+  const ahead = 2 * pool.workers + 1;
+  const pending: Promise<DecodeResult[]>[] = [];
+  let next = 0;
+  const fill = () => {
+    while (pending.length < ahead && next < items.length) {
+      const chunk = items.slice(next, next + ALIGN_CHUNK).map((item): DecodeItem => ({ path: item.path, align: { points: item.points!, size, landmarksFile: item.landmarksFile } }));
+      next += chunk.length;
+      const results = pool.decode(chunk, size).then((batch) => batchResults(batch, size));
+      results.catch(() => {}); // rejected only when the reader stops early and the pool closes
+      pending.push(results);
+    }
+  };
+  try {
+    let at = 0;
+    fill();
+    while (pending.length > 0) {
+      const results = await pending.shift()!;
+      fill(); // the workers go on while the caller uses these
+      for (const result of results) yield outcomeOf(items[at++], result, size);
+    }
+  } finally {
+    await pool.close();
+  }
+}
+
+/** A worker's result as the outcome `alignImageFile` gives (the residual is recomputed from the five points). */
+function outcomeOf(item: AlignItem, result: DecodeResult, size: number): AlignOutcome {
+  if (!result.ok) return { ok: false, kind: result.kind ?? 'unreadable', reason: result.reason };
+  const points = item.points!;
+  const template = alignmentTemplate(size);
+  return { ok: true, data: result.data, points, residual: transformResidual(similarityTransform(points, template), points, template) };
 }

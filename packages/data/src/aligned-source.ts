@@ -7,7 +7,7 @@
  */
 import type { Logger } from '@fermix/core';
 import type { LandmarkDetector } from './align.js';
-import { alignImageFile, type AlignConfig, type AlignPlan, type AlignableSource } from './align-files.js';
+import { alignFiles, type AlignConfig, type AlignPlan, type AlignableSource } from './align-files.js';
 import type { DecodeResult } from './decode-pool.js';
 import { toRgbResized } from './decode.js';
 import { assembleImageSet, requireEveryClass, type InventorySource } from './labels.js';
@@ -47,8 +47,8 @@ export function alignedSource(options: AlignedSourceOptions): AlignableSource & 
       const started = Date.now();
       const plan = await alignPlan(split, logger);
       const results: DecodeResult[] = [];
-      for (const item of plan.items) {
-        const outcome = await alignImageFile(item, align.size, align.detector);
+      // With the dataset's landmarks, decoded and warped in the decode workers.
+      for await (const outcome of alignFiles(plan.items, align.size, { detector: align.detector, logger })) {
         if (!outcome.ok) results.push({ ok: false, reason: outcome.reason });
         else if (size === align.size) results.push({ ok: true, data: outcome.data });
         else results.push({ ok: true, data: toRgbResized({ width: align.size, height: align.size, channels: 3, data: outcome.data }, size) });

@@ -4,7 +4,8 @@
  * Loading the worker is the delicate part: a worker script file would exist as .ts under vitest
  * (which plain Node cannot run) and would have to be a separate tsup entry in dist. Instead each
  * worker is eval'd from a small CommonJS string built here, which embeds the self-contained codec
- * factory from decode.ts via `createImageCodec.toString()` and `require`s pngjs/jpeg-js from the
+ * factory from decode.ts via `createImageCodec.toString()` (and align.ts's `createAlignmentMaths`, for
+ * items aligned by their landmarks) and `require`s pngjs/jpeg-js from the
  * paths this module resolves. The same string works from sources, dist/index.js and dist/index.cjs.
  * Each worker proves its copy with `selfTest()` before it gets work; if a worker cannot start, fails
  * the check, or crashes, its work is redone on this thread, so results never depend on workers.
@@ -17,10 +18,12 @@ import { availableParallelism } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '@fermix/core';
+import { createAlignmentMaths } from './align.js';
 import { codecWith, createImageCodec, imageCodec, type DecodedBatch, type DecodeItem, type ImageCodec } from './decode.js';
 import { createSharpDecode, loadSharp } from './sharp-decoder.js';
 
-export type DecodeResult = { ok: true; data: Uint8Array } | { ok: false; reason: string };
+/** A failure's `kind` is `bad-landmarks` when the file decoded but its landmarks could not align it (items with `align`). */
+export type DecodeResult = { ok: true; data: Uint8Array } | { ok: false; reason: string; kind?: 'bad-landmarks' };
 
 /** Which decoders to use: `auto` adds sharp for large JPEGs when it is installed; `js` never does. */
 export type DecoderChoice = 'auto' | 'js';
@@ -100,9 +103,12 @@ export async function decodeFiles(
 
 function workerCount(requested: number | undefined, items: (string | DecodeItem)[], size: number): number {
   if (requested !== undefined) return checkWorkers(requested);
-  const cores = availableParallelism();
-  if (cores < 2 || estimateInProcessMs(items, size) < WORKERS_MIN_JOB_MS) return 0;
-  return Math.min(MAX_DEFAULT_WORKERS, cores);
+  return estimateInProcessMs(items, size) < WORKERS_MIN_JOB_MS ? 0 : allCoreWorkers();
+}
+
+/** Workers for a job the main thread only waits on: one per core, at most 4; none on one core. */
+export function allCoreWorkers(cores = availableParallelism()): number {
+  return cores < 2 ? 0 : Math.min(MAX_DEFAULT_WORKERS, cores);
 }
 
 function checkWorkers(requested: number): number {
@@ -139,11 +145,17 @@ function splitIntoChunks(total: number, chunkSize: number): Chunk[] {
 }
 
 function storeBatch(results: DecodeResult[], chunk: Chunk, batch: DecodedBatch, size: number): void {
+  batchResults(batch, size).forEach((result, k) => (results[chunk.start + k] = result));
+}
+
+/** A decoded batch as one result per item. */
+export function batchResults(batch: DecodedBatch, size: number): DecodeResult[] {
   const pixels = size * size * 3;
-  batch.failures.forEach((reason, k) => {
-    results[chunk.start + k] =
-      reason === null ? { ok: true, data: batch.data.subarray(k * pixels, (k + 1) * pixels) } : { ok: false, reason };
-  });
+  return batch.failures.map((reason, k) =>
+    reason === null
+      ? { ok: true, data: batch.data.subarray(k * pixels, (k + 1) * pixels) }
+      : { ok: false, reason, ...(batch.landmarkFailures?.includes(k) ? { kind: 'bad-landmarks' as const } : {}) },
+  );
 }
 
 function yieldToEventLoop(): Promise<void> {
@@ -438,6 +450,7 @@ const { readFileSync } = require('node:fs');
 var __name = (fn) => fn;
 const createImageCodec = ${createImageCodec.toString()};
 const createSharpDecode = ${createSharpDecode.toString()};
+const createAlignmentMaths = ${createAlignmentMaths.toString()};
 const codec = createImageCodec({
   PNG: require(workerData.pngjs).PNG,
   jpeg: require(workerData.jpegJs),
@@ -446,6 +459,7 @@ const codec = createImageCodec({
   // file (a PNG dataset never pays for it). If it cannot, the error is fatal: the worker dies and
   // its batches are redone elsewhere, rather than skipping files or giving other pixels.
   native: workerData.sharp ? lazySharp(workerData.sharp) : undefined,
+  align: createAlignmentMaths(),
 });
 function lazySharp(from) {
   let decode;

@@ -15,6 +15,7 @@
 import { readFileSync } from 'node:fs';
 import jpeg from 'jpeg-js';
 import pngjs from 'pngjs';
+import { createAlignmentMaths, type AlignmentMaths, type FivePoints, type RgbImage } from './align.js';
 
 /** A decoded image: `channels` interleaved 8-bit samples per pixel, row-major. */
 export interface DecodedImage {
@@ -37,6 +38,17 @@ export interface FaceBox {
 export interface DecodeItem {
   path: string;
   box?: FaceBox;
+  /** `data.align`: the whole image warped by these landmarks to the frontal template, then resized. */
+  align?: AlignTarget;
+}
+
+/** Where a face is and how large its aligned copy is (see align.ts). */
+export interface AlignTarget {
+  points: FivePoints;
+  /** The aligned face's side before the resize to the output size. */
+  size: number;
+  /** The annotation the points came from, named when they cannot align the face. */
+  landmarksFile?: string;
 }
 
 /**
@@ -52,6 +64,8 @@ export interface ImageCodecDeps {
   readFile: (path: string) => Uint8Array;
   /** Absent: everything is decoded in JavaScript (pngjs, jpeg-js). */
   native?: NativeDecode;
+  /** The alignment maths (`createAlignmentMaths()`), for items with `align`. */
+  align?: AlignmentMaths;
 }
 
 /**
@@ -62,11 +76,15 @@ export interface ImageCodecDeps {
 export interface DecodedBatch {
   data: Uint8Array;
   failures: (string | null)[];
+  /** Items that decoded but whose landmarks could not align them (the rest of the failures are unreadable files). */
+  landmarkFailures?: number[];
 }
 
 export interface ImageCodec {
   decodeImage(bytes: Uint8Array, path: string): DecodedImage;
   toRgbResized(img: DecodedImage, size: number): Uint8Array;
+  /** Full-size RGB: gray replicated, alpha composited over black (as toRgbResized does). */
+  toRgb(img: DecodedImage): RgbImage;
   /** Cuts a face box out of an image (clipped to it); a box entirely outside is an error. */
   cropImage(img: DecodedImage, box: FaceBox): DecodedImage;
   /** Whether `bytes` go to the native decoder (when there is one): see NATIVE_JPEG_MIN_PIXELS. */
@@ -433,6 +451,35 @@ export function createImageCodec(deps: ImageCodecDeps): ImageCodec {
     return resizeColumns(rows, cachedAxisWeights(img.height, size), size, img.channels === 1 ? 1 : 3);
   }
 
+  function toRgb(img: DecodedImage): RgbImage {
+    const { width, height, channels, data } = img;
+    if (channels === 3) return { width, height, data };
+    const out = new Uint8Array(width * height * 3);
+    for (let p = 0; p < width * height; p++) {
+      if (channels === 1) {
+        out[p * 3] = out[p * 3 + 1] = out[p * 3 + 2] = data[p];
+      } else {
+        const alpha = data[p * 4 + 3] / 255;
+        for (let c = 0; c < 3; c++) out[p * 3 + c] = Math.round(data[p * 4 + c] * alpha);
+      }
+    }
+    return { width, height, data: out };
+  }
+
+  /** An item's aligned face at `size`; an alignment that fails throws an error marked `landmarks`. */
+  function alignedResized(img: DecodedImage, target: AlignTarget, size: number): Uint8Array {
+    if (!deps.align) throw Object.assign(new Error('this codec was made without the alignment maths'), { fatal: true });
+    let aligned: Uint8Array;
+    try {
+      aligned = deps.align.alignFace(toRgb(img), target.points, target.size).data;
+    } catch (err) {
+      if (isFatal(err)) throw err;
+      const from = target.landmarksFile ? ` (landmarks from ${target.landmarksFile})` : '';
+      throw Object.assign(new Error(`cannot align${from}: ${messageOf(err)}`), { landmarks: true });
+    }
+    return target.size === size ? aligned : toRgbResized({ width: target.size, height: target.size, channels: 3, data: aligned }, size);
+  }
+
   function readBytes(path: string): Uint8Array {
     try {
       return deps.readFile(path);
@@ -445,6 +492,7 @@ export function createImageCodec(deps: ImageCodecDeps): ImageCodec {
     const pixels = size * size * 3;
     const data = new Uint8Array(items.length * pixels); // own ArrayBuffer: safe to transfer
     const failures: (string | null)[] = [];
+    const landmarkFailures: number[] = [];
     for (let i = 0; i < items.length; i++) {
       const item = typeof items[i] === 'string' ? { path: items[i] as string } : (items[i] as DecodeItem);
       try {
@@ -452,14 +500,15 @@ export function createImageCodec(deps: ImageCodecDeps): ImageCodec {
         // One file at a time: a worker is one thread, and in-process the main thread waits on
         // sharp (which runs on libuv's pool) rather than computing.
         const img = usesNativeDecoder(bytes) ? await decodeNative(bytes) : decodeBytes(bytes);
-        data.set(toRgbResized(item.box ? cropImage(img, item.box) : img, size), i * pixels);
+        data.set(item.align ? alignedResized(img, item.align, size) : toRgbResized(item.box ? cropImage(img, item.box) : img, size), i * pixels);
         failures.push(null);
       } catch (err) {
         if (isFatal(err)) throw err; // not a bad image (see isFatal)
         failures.push(messageOf(err));
+        if ((err as { landmarks?: boolean }).landmarks) landmarkFailures.push(i);
       }
     }
-    return { data, failures };
+    return landmarkFailures.length > 0 ? { data, failures, landmarkFailures } : { data, failures };
   }
 
   /**
@@ -481,20 +530,28 @@ export function createImageCodec(deps: ImageCodecDeps): ImageCodec {
       const img = decodeBytes(bytes);
       return [toRgbResized(img, 3), toRgbResized(img, 7), toRgbResized(img, 5)]; // shrink, enlarge, mixed
     });
+    if (deps.align) {
+      // The alignment maths too: a face in the RGBA image (converted to RGB), warped to 12 x 12.
+      const points: FivePoints = [{ x: 1, y: 1 }, { x: 3.5, y: 1.2 }, { x: 2.2, y: 2 }, { x: 1.3, y: 3 }, { x: 3.1, y: 2.9 }];
+      parts.push(alignedResized(decodeBytes(files[0]), { points, size: 12 }, 9));
+    }
     const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
     parts.reduce((offset, p) => (out.set(p, offset), offset + p.length), 0);
     return out;
   }
 
-  return { decodeImage, toRgbResized, cropImage, usesNativeDecoder, decodeBatch, selfTest };
+  return { decodeImage, toRgbResized, toRgb, cropImage, usesNativeDecoder, decodeBatch, selfTest };
 }
 
+/** The alignment maths this thread's codecs use (the workers make their own from the same source). */
+const alignment = createAlignmentMaths();
+
 /** The pure-JavaScript codec for this thread (no native decoder; see `codecWith` for sharp). */
-export const imageCodec: ImageCodec = createImageCodec({ PNG: pngjs.PNG, jpeg, readFile: readFileSync });
+export const imageCodec: ImageCodec = createImageCodec({ PNG: pngjs.PNG, jpeg, readFile: readFileSync, align: alignment });
 
 /** A codec for this thread that hands large JPEGs to `native` (sharp), or the pure-JavaScript one. */
 export function codecWith(native: NativeDecode | undefined): ImageCodec {
-  return native ? createImageCodec({ PNG: pngjs.PNG, jpeg, readFile: readFileSync, native }) : imageCodec;
+  return native ? createImageCodec({ PNG: pngjs.PNG, jpeg, readFile: readFileSync, native, align: alignment }) : imageCodec;
 }
 
 /**

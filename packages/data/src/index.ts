@@ -6,8 +6,8 @@
 export { dataFormats, registerDataFormats, type BuiltinDataOptions } from './formats.js';
 export { isFileListSource, type FileListSource, type SplitFiles } from './source.js';
 export { createImageFolderSource, type ImageFolderOptions } from './image-folder.js';
-export { decodeImage, toRgbResized, type DecodedImage } from './decode.js';
-export { decodeFiles, type DecodeFilesOptions, type DecodeResult } from './decode-pool.js';
+export { decodeImage, toRgbResized, type AlignTarget, type DecodedImage } from './decode.js';
+export { allCoreWorkers, decodeFiles, type DecodeFilesOptions, type DecodeResult } from './decode-pool.js';
 export { createSyntheticSource, renderSyntheticFace, type SyntheticOptions } from './synthetic.js';
 export { createRafdbSource, parseRafdbLabels, rafdbImagePath, RAFDB_LABEL_FILE, type RafdbOptions, type RafdbEntry } from './rafdb.js';
 export { createFer2013CsvSource, type Fer2013CsvOptions } from './fer2013-csv.js';
@@ -53,11 +53,13 @@ export {
   type WarpBorder,
 } from './align.js';
 export {
+  alignFiles,
   alignImageFile,
   isAlignable,
   toRgbImage,
   type AlignableSource,
   type AlignConfig,
+  type AlignFilesOptions,
   type AlignFailureKind,
   type AlignItem,
   type AlignOutcome,

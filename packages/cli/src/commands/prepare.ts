@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DATA_KEYS, encodeRgbPng, loadConfig, runPaths, TOKENS, writeResolvedConfig, type BackendService, type DataSource, type FermixConfig, type Logger } from '@fermix/core';
-import { alignImageFile, isAlignable, type AlignableSource, type AlignFailureKind, type LandmarkDetector } from '@fermix/data';
+import { alignFiles, isAlignable, type AlignableSource, type AlignFailureKind, type LandmarkDetector } from '@fermix/data';
 import { createReporter } from '../progress.js';
 import { containerWithData } from '../setup.js';
 import { UsageError } from './train.js';
@@ -137,8 +137,9 @@ async function alignAll(
     for (const cls of plan.classes) mkdirSync(path.join(dir, split, cls), { recursive: true });
     logger.info(`aligning split "${split}": ${plan.items.length} images`);
     let done = 0;
-    for (const item of plan.items) {
-      const outcome = await alignImageFile(item, size, detector);
+    // In order; with the dataset's landmarks, decoded and warped in the decode workers meanwhile.
+    for await (const outcome of alignFiles(plan.items, size, { detector, logger })) {
+      const item = plan.items[done];
       if (outcome.ok) {
         const cls = plan.classes[item.label];
         const stem = path.basename(item.path, path.extname(item.path));
