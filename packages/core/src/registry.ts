@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
-import { ConfigError, OptionsError, type ConfigIssue, type ConfigPath } from './config/errors.js';
+import { ConfigError, OptionsError, UNKNOWN_KEY, type ConfigIssue, type ConfigPath } from './config/errors.js';
 import { locateInConfig } from './config/load.js';
 import { DATA_KEYS, type FermixConfig } from './config/schema.js';
 import type { DataSource } from './data/source.js';
@@ -153,23 +153,12 @@ export class DataSourceRegistry {
     const definition = this.get(config.data.format, config);
     const shared = new Set<string>(DATA_KEYS);
     const raw = Object.fromEntries(Object.entries(config.data).filter(([key]) => !shared.has(key)));
-    const at = (issues: ConfigIssue[]) =>
-      issues.map((i) => {
-        const p = ['data', ...i.path];
-        return { ...i, path: p, location: i.location ?? locateInConfig(config, p) };
-      });
     if (!definition.parseOptions) {
-      const unknown = Object.keys(raw).map((key) => ({ path: [key], expected: 'no such key (unknown option; check the spelling)', found: raw[key] }));
-      if (unknown.length) throw new ConfigError(at(unknown), config.configFile);
+      const unknown = Object.keys(raw).map((key) => ({ path: [key], expected: UNKNOWN_KEY, found: raw[key] }));
+      if (unknown.length) throw new ConfigError(issuesAt(config, ['data'], unknown), config.configFile);
       return raw;
     }
-    try {
-      return definition.parseOptions(raw, config.data);
-    } catch (err) {
-      // By name too: a format package may carry its own copy of @fermix/core, whose OptionsError is another class.
-      if (err instanceof OptionsError || (err as Error)?.name === 'OptionsError') throw new ConfigError(at((err as OptionsError).issues), config.configFile);
-      throw err;
-    }
+    return withOptionsAt(config, ['data'], () => definition.parseOptions!(raw, config.data));
   }
 
   /** The data source for a config: its format's `create`, after its options validate. */
@@ -212,18 +201,28 @@ export function validateDataConfig(config: Pick<FermixConfig, 'data' | 'configFi
 export function validateModelConfig(config: Pick<FermixConfig, 'model' | 'configFile'>, registry: BackboneRegistry): void {
   const backbone = registry.get(config.model.backbone);
   if (!backbone.parseOptions) return;
+  withOptionsAt(config, ['model', 'options'], () => backbone.parseOptions!(config.model.options));
+}
+
+/**
+ * Runs a backbone's or a data format's option check: an `OptionsError` becomes a ConfigError whose
+ * issues sit under `prefix` in the config, with their file locations. By name too: a package may
+ * carry its own copy of @fermix/core, whose OptionsError is another class.
+ */
+function withOptionsAt<T>(config: object & { configFile?: string }, prefix: ConfigPath, parse: () => T): T {
   try {
-    backbone.parseOptions(config.model.options);
+    return parse();
   } catch (err) {
-    if (err instanceof OptionsError || (err as Error)?.name === 'OptionsError') {
-      const issues = (err as OptionsError).issues.map((i) => {
-        const p = ['model', 'options', ...i.path];
-        return { ...i, path: p, location: locateInConfig(config, p) };
-      });
-      throw new ConfigError(issues, config.configFile);
-    }
-    throw err;
+    if (!(err instanceof OptionsError || (err as Error)?.name === 'OptionsError')) throw err;
+    throw new ConfigError(issuesAt(config, prefix, (err as OptionsError).issues), config.configFile);
   }
+}
+
+function issuesAt(config: object, prefix: ConfigPath, issues: ConfigIssue[]): ConfigIssue[] {
+  return issues.map((i) => {
+    const p = [...prefix, ...i.path];
+    return { ...i, path: p, location: i.location ?? locateInConfig(config, p) };
+  });
 }
 
 /** `mixup` -> `@fermix/plugin-mixup`; a scoped or dashed package name stays as it is. */
