@@ -180,7 +180,7 @@ describe('streamedSplit', () => {
     try {
       const source = createImageFolderSource({ root });
       const options = { imageSize: 10, logger: silentLogger, prefetch: 2, budgetBytes: 0, workers: 1 };
-      const [train, test] = [await source.open('train', options), await source.open('test', options)];
+      const [train, test] = [await source.open!('train', options), await source.open!('test', options)];
       expect([train.streamed, test.streamed]).toEqual([true, true]);
       for (const split of [train, test, train]) await collect(split, identityOrder(split.count), batchRanges(split.count, 4));
       expect(opened).toHaveBeenCalledTimes(1);
