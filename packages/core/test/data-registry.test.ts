@@ -55,8 +55,8 @@ describe('DataSourceRegistry', () => {
     const registry = new DataSourceRegistry().register(fractions);
     const bad = await load(project('data:\n  format: fractions\n  root: x\n  fraction: 2\n  fractoin: 0.5\n'));
     expect(issuesOf(() => validateDataConfig(bad, registry))).toEqual([
-      'data.fractoin @fermix.config.yaml:5:13: no such key (unknown option; check the spelling)',
       'data.fraction @fermix.config.yaml:4:13: a number < 1',
+      'data.fractoin @fermix.config.yaml:5:13: no such key (unknown option; check the spelling)',
     ]);
     const good = await load(project('data:\n  format: fractions\n  root: x\n  cacheMB: 10\n'));
     validateDataConfig(good, registry);

@@ -235,18 +235,21 @@ export class DecodePool {
     if (this.closed) return Promise.reject(new Error('decode pool is closed'));
     if (signal?.aborted) return Promise.reject(new Error('decode cancelled'));
     return new Promise<DecodedBatch>((resolve, reject) => {
-      const task: Task = { items, size, resolve, reject };
+      const drop = () => {
+        const at = this.queue.indexOf(task);
+        if (at < 0) return;
+        this.queue.splice(at, 1);
+        reject(new Error('decode cancelled'));
+      };
+      const settled = () => signal?.removeEventListener('abort', drop);
+      const task: Task = {
+        items,
+        size,
+        resolve: (batch) => (settled(), resolve(batch)),
+        reject: (err) => (settled(), reject(err)),
+      };
+      signal?.addEventListener('abort', drop, { once: true });
       this.queue.push(task);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          const at = this.queue.indexOf(task);
-          if (at < 0) return;
-          this.queue.splice(at, 1);
-          reject(new Error('decode cancelled'));
-        },
-        { once: true },
-      );
       this.pump();
     });
   }

@@ -13,6 +13,7 @@
  * (uint8, prefetch x batch x size² x 3 bytes), plus the batch being trained on and, per worker, the
  * full-size image it is decoding — whatever the number of files.
  */
+import { setMaxListeners } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { scaleRows, type Logger, type SplitBatch, type SplitData } from '@fermix/core';
 import { DecodePool, type DecoderChoice, type SharedDecodePool } from './decode-pool.js';
@@ -79,6 +80,7 @@ export function streamedSplit(files: SplitFiles, options: StreamOptions): SplitD
     const poolOptions = { workers: options.workers ?? defaultStreamWorkers(), logger, decoder: options.decoder };
     const pool = await (opened ??= options.pool ? options.pool.acquire(poolOptions) : DecodePool.open(poolOptions));
     const stop = new AbortController();
+    setMaxListeners(options.prefetch + 1, stop.signal); // one per batch queued ahead (the pool removes it once answered)
     /** Batches decoding or decoded, in range order: at most `prefetch`. */
     const queue: Promise<{ decoded: DecodedBatch; indices: Int32Array }>[] = [];
     let next = 0;
