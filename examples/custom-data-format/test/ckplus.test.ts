@@ -52,7 +52,7 @@ describe('the CK+ split by subject', () => {
     expect(streamed.streamed).toBe(true);
     try {
       const rows: number[] = [];
-      for await (const batch of streamed.batches(identityOrder(streamed.count), batchRanges(streamed.count, 4))) {
+      for await (const batch of streamed.batches(identityOrder(streamed.count), batchRanges(streamed.count, 3))) {
         batch.indices.forEach((i, b) => {
           const pixels = 8 * 8 * 3;
           expect(Array.from(batch.x.subarray(b * pixels, (b + 1) * pixels), (v) => Math.round(v * 255))).toEqual(Array.from(set.images.subarray(i * pixels, (i + 1) * pixels)));

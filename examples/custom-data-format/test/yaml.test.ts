@@ -51,7 +51,7 @@ describe('fermix-data-ckplus from YAML by package name', () => {
 
   it('trains on `data.format: ckplus`: train and test by subject, the format named in the log', async () => {
     const logger = createMemoryLogger();
-    const session = await openSession(config('fermix.config.yaml', ['format: ckplus', 'root: CK+', 'imageSize: 8', 'testFraction: 0.34']), logger);
+    const session = await openSession(config('fermix.config.yaml', ['format: ckplus', 'root: CK+', 'imageSize: 16', 'testFraction: 0.34']), logger);
     expect(session.config.data).toMatchObject({ format: 'ckplus', testFraction: 0.34 });
     const source = session.container.get<DataSource>(TOKENS.DataSource);
     expect(source.description).toBe(`ckplus ${path.join(project, 'CK+')}`);
