@@ -48,18 +48,35 @@ export class BackboneRegistry {
   }
 }
 
+/** What a package listed under `backbonePackages` or `dataPackages` may export, and where it goes. */
+interface ListedExports<R> {
+  /** `registerBackbones` / `registerDataFormats`: called with the registry. */
+  registerName: string;
+  /** `backbones` / `dataFormats`: an array of definitions. */
+  listName: string;
+  /** Whether a default export is one definition. */
+  isDefinition(value: any): boolean;
+  registry: R & { register(definition: any): unknown };
+  /** For the error when a package exports none of these. */
+  expected: string;
+}
+
 /**
  * Imports each package a config lists under `key` (`backbonePackages`, `dataPackages`), as a plugin
- * package is loaded: found from the config file's folder, imported through its ESM entry, handed to
- * `register`, which returns false when the module exports nothing it can use.
+ * package is loaded: found from the config file's folder, imported through its ESM entry. It
+ * registers through `registerName(registry)`, or a `listName` array, or a default export that is a
+ * definition or an array of them.
  */
-async function loadListedPackages(
-  config: Pick<FermixConfig, 'baseDir' | 'configFile'>,
-  key: 'backbonePackages' | 'dataPackages',
-  packages: readonly string[],
-  expected: string,
-  register: (mod: any) => boolean,
-): Promise<void> {
+async function loadListedPackages<R>(config: Pick<FermixConfig, 'baseDir' | 'configFile'>, key: 'backbonePackages' | 'dataPackages', packages: readonly string[], exports: ListedExports<R>): Promise<void> {
+  const { registerName, listName, registry } = exports;
+  const register = (mod: any): boolean => {
+    const fn = mod[registerName] ?? mod.default?.[registerName];
+    const list = mod[listName] ?? mod.default?.[listName] ?? mod.default;
+    if (typeof fn === 'function') fn(registry);
+    else if (Array.isArray(list) || (list && exports.isDefinition(list))) for (const definition of [list].flat()) registry.register(definition);
+    else return false;
+    return true;
+  };
   const issues: ConstructorParameters<typeof ConfigError>[0] = [];
   for (const [i, pkg] of packages.entries()) {
     const p = [key, i];
@@ -68,7 +85,7 @@ async function loadListedPackages(
       issues.push({ path: p, expected: `a package installed where ${config.baseDir} can see it (e.g. pnpm add ${pkg})`, found: pkg, location: locateInConfig(config, p) });
       continue;
     }
-    if (!register(await import(pathToFileURL(entry).href))) issues.push({ path: p, expected, found: pkg, location: locateInConfig(config, p) });
+    if (!register(await import(pathToFileURL(entry).href))) issues.push({ path: p, expected: exports.expected, found: pkg, location: locateInConfig(config, p) });
   }
   if (issues.length) throw new ConfigError(issues, config.configFile);
 }
@@ -79,13 +96,12 @@ async function loadListedPackages(
  * backbone definition or an array of them.
  */
 export async function loadBackbonePackages(config: Pick<FermixConfig, 'backbonePackages' | 'baseDir' | 'configFile'>, registry: BackboneRegistry): Promise<void> {
-  await loadListedPackages(config, 'backbonePackages', config.backbonePackages, 'a package exporting registerBackbones(registry), backbones, or a default backbone definition', (mod) => {
-    const register = mod.registerBackbones ?? mod.default?.registerBackbones;
-    const list = mod.backbones ?? mod.default?.backbones ?? mod.default;
-    if (typeof register === 'function') register(registry);
-    else if (Array.isArray(list) || (list && typeof list.build === 'function')) for (const b of [list].flat()) registry.register(b as BackboneDefinition);
-    else return false;
-    return true;
+  await loadListedPackages(config, 'backbonePackages', config.backbonePackages, {
+    registerName: 'registerBackbones',
+    listName: 'backbones',
+    isDefinition: (value) => typeof value.build === 'function',
+    registry,
+    expected: 'a package exporting registerBackbones(registry), backbones, or a default backbone definition',
   });
 }
 
@@ -174,13 +190,12 @@ export class DataSourceRegistry {
  * format definition or an array of them.
  */
 export async function loadDataPackages(config: Pick<FermixConfig, 'dataPackages' | 'baseDir' | 'configFile'>, registry: DataSourceRegistry): Promise<void> {
-  await loadListedPackages(config, 'dataPackages', config.dataPackages, 'a package exporting registerDataFormats(registry), dataFormats, or a default data format definition', (mod) => {
-    const register = mod.registerDataFormats ?? mod.default?.registerDataFormats;
-    const list = mod.dataFormats ?? mod.default?.dataFormats ?? mod.default;
-    if (typeof register === 'function') register(registry);
-    else if (Array.isArray(list) || (list && typeof list.create === 'function')) for (const f of [list].flat()) registry.register(f as DataFormatDefinition);
-    else return false;
-    return true;
+  await loadListedPackages(config, 'dataPackages', config.dataPackages, {
+    registerName: 'registerDataFormats',
+    listName: 'dataFormats',
+    isDefinition: (value) => typeof value.create === 'function',
+    registry,
+    expected: 'a package exporting registerDataFormats(registry), dataFormats, or a default data format definition',
   });
 }
 

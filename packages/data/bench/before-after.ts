@@ -5,11 +5,12 @@
  * - `fermix prepare` with the dataset's landmarks (`data.align.landmarks: dataset`) on a RAF-DB
  *   layout of `--images` originals (JPEG, 400 x 300, one annotation each): images per second;
  * - a streamed epoch: `Trainer.run` with `data.cacheMB: 0` (train and test streamed from disk) on an
- *   image folder of 48 x 48 PNGs, a small CNN on the cpu backend: the wall time of each epoch after
- *   the first (training pass, batch-norm recalibration pass and evaluation pass).
+ *   image folder of 16 x 16 PNGs (240 train, 60 test), a one-stage CNN on the cpu backend: the wall
+ *   time of each epoch after the first (training pass, batch-norm recalibration pass and evaluation
+ *   pass), where the decode workers' start-up is what changed.
  *
  *   git worktree add /tmp/before <commit>   # then pnpm install --offline there
- *   npx tsx packages/data/bench/before-after.ts --before /tmp/before [--rounds 3] [--images 600] [--json out.json]
+ *   npx tsx --conditions=fermix-source packages/data/bench/before-after.ts --before /tmp/before [--rounds 3] [--images 600] [--tasks prepare,epoch] [--json out.json]
  *
  * Both checkouts run from their sources (`--conditions=fermix-source`, tsx). The machine's load
  * average is printed with the figures: on a shared machine, compare the ratio, not the absolute times.
@@ -81,10 +82,10 @@ async function writeFixture(dir: string, images: number): Promise<void> {
   for (const split of ['train', 'test']) {
     for (const [c, cls] of classes.entries()) {
       mkdirSync(path.join(folder, split, cls), { recursive: true });
-      const count = split === 'train' ? 160 : 40;
+      const count = split === 'train' ? 80 : 20;
       for (let k = 0; k < count; k++) {
-        const rgb = new Uint8Array(48 * 48 * 3).map((_, p) => (p % 3 === c ? 150 : 60) + ((p * 17 + k * 31) % 90));
-        writeFileSync(path.join(folder, split, cls, `${k}.png`), encodeRgbPng(rgb, 48, 48));
+        const rgb = new Uint8Array(16 * 16 * 3).map((_, p) => (p % 3 === c ? 150 : 60) + ((p * 17 + k * 31) % 90));
+        writeFileSync(path.join(folder, split, cls, `${k}.png`), encodeRgbPng(rgb, 16, 16));
       }
     }
   }
@@ -96,17 +97,17 @@ async function writeFixture(dir: string, images: number): Promise<void> {
       'data:',
       '  format: imagefolder',
       '  root: faces',
-      '  imageSize: 48',
+      '  imageSize: 16',
       '  cacheMB: 0',
       '  prefetch: 4',
       'model:',
       '  backbone: small-cnn',
-      '  options: { widths: [8, 16], convsPerStage: 1 }',
+      '  options: { widths: [4], convsPerStage: 1 }',
       'train:',
-      '  epochs: 4',
+      '  epochs: 3',
       '  batchSize: 32',
       '  earlyStopping: false',
-      '  bnRecalibrationBatches: 4',
+      '  bnRecalibrationBatches: 2',
       '',
     ].join('\n'),
   );
@@ -128,10 +129,13 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 async function main(): Promise<void> {
   const childTask = option('child') as Task | undefined;
   if (childTask) return child(option('tree')!, childTask, option('fixture')!);
+  const keep = option('write-fixture');
+  if (keep) return writeFixture(keep, Number(option('images', '600')));
   const before = path.resolve(option('before') ?? '');
   if (!option('before')) throw new Error('--before <checkout of the code before the change> is required');
   const rounds = Number(option('rounds', '3'));
   const images = Number(option('images', '600'));
+  const tasks = (option('tasks', 'prepare,epoch') as string).split(',');
   const fixture = mkdtempSync(path.join(os.tmpdir(), 'fermix-bench-17-'));
   try {
     await writeFixture(fixture, images);
@@ -142,10 +146,10 @@ async function main(): Promise<void> {
     for (let r = 0; r < rounds; r++) {
       const order = r % 2 === 0 ? (['before', 'after'] as const) : (['after', 'before'] as const);
       for (const side of order) {
-        prepare[side].push(images / run(sides[side], 'prepare', fixture).seconds);
-        epoch[side].push(...run(sides[side], 'epoch', fixture).epochSeconds.slice(1));
+        if (tasks.includes('prepare')) prepare[side].push(images / run(sides[side], 'prepare', fixture).seconds);
+        if (tasks.includes('epoch')) epoch[side].push(...run(sides[side], 'epoch', fixture).epochSeconds.slice(1));
         loads.push(os.loadavg()[0]);
-        console.error(`round ${r + 1} ${side}: prepare ${prepare[side].at(-1)!.toFixed(1)} images/s, epochs ${epoch[side].slice(-3).map((s) => s.toFixed(2)).join(' ')} s (load ${os.loadavg()[0].toFixed(2)})`);
+        console.error(`round ${r + 1} ${side}: prepare ${prepare[side].at(-1)?.toFixed(1)} images/s, epochs ${epoch[side].slice(-2).map((s) => s.toFixed(2)).join(' ')} s (load ${os.loadavg()[0].toFixed(2)})`);
       }
     }
     const result = {
