@@ -21,7 +21,7 @@ const TFJS = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', '@tensorflow/t
 const PUBLIC = ['core', 'data', 'backbones', 'plugin-mixup', 'plugin-mixaugment', 'plugin-flip', 'plugin-dropout', 'plugin-label-smoothing', 'plugin-cutmix', 'plugin-crop', 'plugin-color', 'plugin-erasing', 'plugin-randaugment', 'report', 'landmarks', 'accel-onnxruntime', 'cli'];
 const CLI_DEPS = ['@fermix/core', '@fermix/data', '@fermix/backbones', '@fermix/plugin-mixup', '@fermix/plugin-mixaugment', '@fermix/plugin-flip', '@fermix/plugin-dropout', '@fermix/plugin-label-smoothing', '@fermix/plugin-cutmix', '@fermix/plugin-crop', '@fermix/plugin-color', '@fermix/plugin-erasing', '@fermix/plugin-randaugment', '@fermix/report'];
 /** Packages that compute nothing with tensors: no tfjs peer. */
-const NO_TFJS = ['@fermix/report'];
+const NO_TFJS = ['@fermix/report', '@fermix/data'];
 /** Packages that need no @fermix/core: the accelerator only registers tfjs kernels. */
 const NO_CORE = ['@fermix/accel-onnxruntime'];
 
