@@ -1,5 +1,6 @@
 import { defineConfig } from 'tsup';
 import { libraryBuild } from '../../tsup.library';
 
-// shims: import.meta.url in the CJS build (the decode workers find their script with it).
-export default defineConfig({ ...libraryBuild, shims: true });
+// shims: import.meta.url in the CJS build (backend selection and the wasm threads resolve files with it).
+// data: the deprecated @fermix/core/data subpath (re-exports of @fermix/data, outside core's own graph).
+export default defineConfig({ ...libraryBuild, shims: true, entry: { index: 'src/index.ts', data: 'deprecated/data.ts' } });

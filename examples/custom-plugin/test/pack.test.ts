@@ -18,10 +18,10 @@ import { ensureBuilt, lockDist, packagesDir, pluginDir } from './dist.js';
 
 const SKIP = process.env.FERMIX_SKIP_PACK === '1';
 const TFJS = ['@tensorflow/tfjs-core', '@tensorflow/tfjs-layers', '@tensorflow/tfjs-backend-cpu', '@tensorflow/tfjs-backend-wasm'];
-const PUBLIC = ['core', 'backbones', 'plugin-mixup', 'plugin-mixaugment', 'plugin-flip', 'plugin-dropout', 'plugin-label-smoothing', 'plugin-cutmix', 'plugin-crop', 'plugin-color', 'plugin-erasing', 'plugin-randaugment', 'report', 'weights', 'queue', 'landmarks', 'accel-onnxruntime', 'cli'];
-const CLI_DEPS = ['@fermix/core', '@fermix/backbones', '@fermix/plugin-mixup', '@fermix/plugin-mixaugment', '@fermix/plugin-flip', '@fermix/plugin-dropout', '@fermix/plugin-label-smoothing', '@fermix/plugin-cutmix', '@fermix/plugin-crop', '@fermix/plugin-color', '@fermix/plugin-erasing', '@fermix/plugin-randaugment', '@fermix/report', '@fermix/weights', '@fermix/queue'];
+const PUBLIC = ['core', 'data', 'backbones', 'plugin-mixup', 'plugin-mixaugment', 'plugin-flip', 'plugin-dropout', 'plugin-label-smoothing', 'plugin-cutmix', 'plugin-crop', 'plugin-color', 'plugin-erasing', 'plugin-randaugment', 'report', 'weights', 'queue', 'landmarks', 'accel-onnxruntime', 'cli'];
+const CLI_DEPS = ['@fermix/core', '@fermix/data', '@fermix/backbones', '@fermix/plugin-mixup', '@fermix/plugin-mixaugment', '@fermix/plugin-flip', '@fermix/plugin-dropout', '@fermix/plugin-label-smoothing', '@fermix/plugin-cutmix', '@fermix/plugin-crop', '@fermix/plugin-color', '@fermix/plugin-erasing', '@fermix/plugin-randaugment', '@fermix/report', '@fermix/weights', '@fermix/queue'];
 /** Packages that compute nothing with tensors: no tfjs peer. */
-const NO_TFJS = ['@fermix/report', '@fermix/weights', '@fermix/queue'];
+const NO_TFJS = ['@fermix/report', '@fermix/data', '@fermix/weights', '@fermix/queue'];
 /** Packages that need no @fermix/core: the accelerator only registers tfjs kernels; weights reads files (core depends on it); the queue only moves jobs. */
 const NO_CORE = ['@fermix/accel-onnxruntime', '@fermix/weights', '@fermix/queue'];
 
@@ -177,6 +177,18 @@ describe.skipIf(SKIP)('publish proof: pack, install in a scratch project, run th
       expect(copies).toHaveLength(1);
       expect(JSON.parse(readFileSync(path.join(copies[0], 'package.json'), 'utf8')).version).toBe('4.22.0');
       expect(copiesOf('@fermix/core', path.join(project, 'node_modules'))).toHaveLength(1);
+      expect(copiesOf('@fermix/data', path.join(project, 'node_modules'))).toHaveLength(1);
+    });
+
+    it('the deprecated @fermix/core/data subpath gives the names that moved to @fermix/data, the same objects', () => {
+      const script = [
+        "const old = await import('@fermix/core/data');",
+        "const data = await import('@fermix/data');",
+        "const core = await import('@fermix/core');",
+        "console.log(JSON.stringify({ same: old.alignFace === data.alignFace && old.createImageFolderSource === data.createImageFolderSource && old.DecodePool === data.DecodePool, inCore: 'alignFace' in core }));",
+      ].join('\n');
+      const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: project, env, encoding: 'utf8' });
+      expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual({ same: true, inCore: false });
     });
 
     const trainConfig = (plugins: string[]) =>

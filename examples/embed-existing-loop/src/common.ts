@@ -9,17 +9,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import {
-  batchTensors,
-  createImageFolderSource,
-  createSyntheticSource,
-  gatherBatch,
-  identityOrder,
-  initWasmBackend,
-  silentLogger,
-  type ImageSet,
-  type Rng,
-} from '@fermix/core';
+import { batchTensors, gatherBatch, identityOrder, initWasmBackend, silentLogger, type ImageSet, type Rng } from '@fermix/core';
+import { createImageFolderSource, createSyntheticSource } from '@fermix/data';
 
 /** The FER2013 sample beside the repository: /work/shared/data/fer2013-mini for /work/main. */
 export const DEFAULT_DATA_ROOT = fileURLToPath(new URL('../../../../shared/data/fer2013-mini', import.meta.url));

@@ -17,7 +17,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { encodeRgbPng, renderSyntheticFace, Rng } from '@fermix/core';
+import { encodeRgbPng, Rng } from '@fermix/core';
+import { renderSyntheticFace } from '@fermix/data';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fermixBin } from '../../../test-support/fermix-process.js';
 

@@ -49,7 +49,7 @@ describe('examples/chain', () => {
 
   it('stage 1 trains ResNet50 from ImageNet on AffectNet (8 classes); the sweep fine-tunes its best checkpoint on RAF-DB, and waits for stage 1', async () => {
     const stage1 = validateConfig(readConfigFile(path.join(chain, 'affectnet-resnet50.yaml')).raw, { baseDir: chain });
-    expect([stage1.model.backbone, stage1.model.weights, stage1.data.format, stage1.data.affectnetClasses]).toEqual(['resnet50', 'imagenet', 'affectnet', 8]);
+    expect([stage1.model.backbone, stage1.model.weights, stage1.data.format, (stage1.data as Record<string, unknown>).affectnetClasses]).toEqual(['resnet50', 'imagenet', 'affectnet', 8]);
     const sweep = readSweepFile(path.join(chain, 'rafdb-from-affectnet.sweep.yaml'));
     expect(sweep.runs).toHaveLength(9);
     const checkpoint = path.resolve(chain, '../../runs/chain/affectnet/checkpoints/best');

@@ -3,21 +3,14 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import {
-  alignmentTemplate,
-  applyTransform,
-  createImageFolderSource,
-  createMemoryLogger,
-  decodeImage,
-  loadConfig,
-  type FivePoints,
-} from '@fermix/core';
+import { createMemoryLogger, loadConfig } from '@fermix/core';
+import { alignmentTemplate, applyTransform, createImageFolderSource, decodeImage, type FivePoints } from '@fermix/data';
 import { faceApiDir } from '@fermix/landmarks';
 import { afterAll, describe, expect, it } from 'vitest';
 import { prepareCommand, type PrepareCommandOptions, type PrepareDependencies, type PrepareSummary } from '../src/commands/prepare.js';
 
-// jpeg-js is @fermix/core's dependency; the fixture's originals are real JPEGs, as RAF-DB's are.
-const jpeg = createRequire(createRequire(import.meta.url).resolve('@fermix/core/package.json'))('jpeg-js') as {
+// jpeg-js is @fermix/data's dependency; the fixture's originals are real JPEGs, as RAF-DB's are.
+const jpeg = createRequire(createRequire(import.meta.url).resolve('@fermix/data/package.json'))('jpeg-js') as {
   encode(image: { width: number; height: number; data: Uint8Array }, quality: number): { data: Uint8Array };
 };
 

@@ -1,16 +1,10 @@
-import path from 'node:path';
 import { Container } from 'inversify';
 import { selectBackend, type BackendChoice } from './backend/select.js';
 import { CheckpointStore } from './checkpoint.js';
 import type { FermixConfig } from './config/schema.js';
-import { createAffectNetSource } from './data/affectnet.js';
-import { createFer2013CsvSource } from './data/fer2013-csv.js';
-import { createImageFolderSource } from './data/image-folder.js';
-import { createRafdbSource } from './data/rafdb.js';
-import { DataError, type DataSource } from './data/source.js';
-import { createSyntheticSource } from './data/synthetic.js';
+import type { DataSource } from './data/source.js';
 import type { Logger } from './logger.js';
-import { BackboneRegistry, PluginRegistry } from './registry.js';
+import { BackboneRegistry, DataSourceRegistry, PluginRegistry } from './registry.js';
 
 /**
  * Service tokens. Each service is bound with an explicit token (never by type: the build emits no
@@ -22,6 +16,7 @@ export const TOKENS = {
   Backend: Symbol.for('fermix.Backend'),
   DataSource: Symbol.for('fermix.DataSource'),
   BackboneRegistry: Symbol.for('fermix.BackboneRegistry'),
+  DataSourceRegistry: Symbol.for('fermix.DataSourceRegistry'),
   PluginRegistry: Symbol.for('fermix.PluginRegistry'),
   CheckpointStore: Symbol.for('fermix.CheckpointStore'),
 } as const;
@@ -29,28 +24,6 @@ export const TOKENS = {
 /** Makes a tfjs backend active; rebind it to choose the backend yourself. */
 export interface BackendService {
   select(): Promise<BackendChoice>;
-}
-
-/** The data source a config asks for. */
-export function dataSourceFor(config: FermixConfig): DataSource {
-  const { data } = config;
-  // Relative to the config file; validateConfig has already resolved imagefolder's (resolving twice is harmless).
-  const root = () => {
-    if (!data.root) throw new DataError(`data.root is required for format ${data.format}`);
-    return path.resolve(config.baseDir, data.root);
-  };
-  switch (data.format) {
-    case 'imagefolder':
-      return createImageFolderSource({ root: data.root!, align: data.align });
-    case 'synthetic':
-      return createSyntheticSource({ seed: config.seed, trainPerClass: data.trainPerClass, testPerClass: data.testPerClass });
-    case 'rafdb':
-      return createRafdbSource({ root: root(), onMissing: data.onMissing, align: data.align });
-    case 'fer2013-csv':
-      return createFer2013CsvSource({ file: root() });
-    case 'affectnet':
-      return createAffectNetSource({ root: root(), classes: data.affectnetClasses, onMissing: data.onMissing, align: data.align });
-  }
 }
 
 /**
@@ -62,7 +35,11 @@ export function createContainer(config: FermixConfig, logger: Logger): Container
   container.bind<FermixConfig>(TOKENS.Config).toConstantValue(config);
   container.bind<Logger>(TOKENS.Logger).toConstantValue(logger);
   container.bind<BackendService>(TOKENS.Backend).toDynamicValue(() => ({ select: () => selectBackend(config.backend, logger, { threads: config.threads, accelerator: config.accelerator, searchFrom: config.baseDir }) })).inSingletonScope();
-  container.bind<DataSource>(TOKENS.DataSource).toDynamicValue(() => dataSourceFor(config)).inSingletonScope();
+  // The source of data.format, from the formats registered by the time it is first asked for
+  // (@fermix/data's registerDataFormats, dataPackages).
+  const formats = new DataSourceRegistry();
+  container.bind<DataSourceRegistry>(TOKENS.DataSourceRegistry).toConstantValue(formats);
+  container.bind<DataSource>(TOKENS.DataSource).toDynamicValue(() => formats.create(config, logger)).inSingletonScope();
   container.bind<BackboneRegistry>(TOKENS.BackboneRegistry).toConstantValue(new BackboneRegistry());
   container.bind<PluginRegistry>(TOKENS.PluginRegistry).toConstantValue(new PluginRegistry());
   container.bind<CheckpointStore>(TOKENS.CheckpointStore).toConstantValue(new CheckpointStore());

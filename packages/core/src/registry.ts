@@ -3,9 +3,11 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { SymbolicTensor } from '@tensorflow/tfjs-layers';
-import { ConfigError, OptionsError, type ConfigPath } from './config/errors.js';
+import { ConfigError, OptionsError, UNKNOWN_KEY, type ConfigIssue, type ConfigPath } from './config/errors.js';
 import { locateInConfig } from './config/load.js';
-import type { FermixConfig } from './config/schema.js';
+import { DATA_KEYS, type FermixConfig } from './config/schema.js';
+import type { DataSource } from './data/source.js';
+import type { Logger } from './logger.js';
 import { checkWeightsSetting } from './pretrained.js';
 import { SUPPORTED_PLUGIN_API_VERSIONS, type FermixPlugin, type ModelPlan, type PluginFactory } from './types.js';
 
@@ -47,16 +49,38 @@ export class BackboneRegistry {
   }
 }
 
+/** What a package listed under `backbonePackages` or `dataPackages` may export, and where it goes. */
+interface ListedExports<R> {
+  /** `registerBackbones` / `registerDataFormats`: called with the registry. */
+  registerName: string;
+  /** `backbones` / `dataFormats`: an array of definitions. */
+  listName: string;
+  /** Whether a default export is one definition. */
+  isDefinition(value: any): boolean;
+  registry: R & { register(definition: any): unknown };
+  /** For the error when a package exports none of these. */
+  expected: string;
+}
+
 /**
- * Registers the backbones of the packages a config lists under `backbonePackages`, as a plugin
- * package is loaded: found from the config file's folder, imported through its ESM entry. A package
- * exports `registerBackbones(registry)`, or `backbones` (an array), or a default export that is a
- * backbone definition or an array of them.
+ * Imports each package a config lists under `key` (`backbonePackages`, `dataPackages`), as a plugin
+ * package is loaded: found from the config file's folder, imported through its ESM entry. It
+ * registers through `registerName(registry)`, or a `listName` array, or a default export that is a
+ * definition or an array of them.
  */
-export async function loadBackbonePackages(config: Pick<FermixConfig, 'backbonePackages' | 'baseDir' | 'configFile'>, registry: BackboneRegistry): Promise<void> {
+async function loadListedPackages<R>(config: Pick<FermixConfig, 'baseDir' | 'configFile'>, key: 'backbonePackages' | 'dataPackages', packages: readonly string[], exports: ListedExports<R>): Promise<void> {
+  const { registerName, listName, registry } = exports;
+  const register = (mod: any): boolean => {
+    const fn = mod[registerName] ?? mod.default?.[registerName];
+    const list = mod[listName] ?? mod.default?.[listName] ?? mod.default;
+    if (typeof fn === 'function') fn(registry);
+    else if (Array.isArray(list) || (list && exports.isDefinition(list))) for (const definition of [list].flat()) registry.register(definition);
+    else return false;
+    return true;
+  };
   const issues: ConstructorParameters<typeof ConfigError>[0] = [];
-  for (const [i, pkg] of config.backbonePackages.entries()) {
-    const p = ['backbonePackages', i];
+  for (const [i, pkg] of packages.entries()) {
+    const p = [key, i];
     const entry = findPackageEntry(pkg, config.baseDir);
     if (!entry) {
       issues.push({ path: p, expected: `a package installed where ${config.baseDir} can see it (e.g. pnpm add ${pkg})`, found: pkg, location: locateInConfig(config, p) });
@@ -64,17 +88,131 @@ export async function loadBackbonePackages(config: Pick<FermixConfig, 'backboneP
     }
     // The package's own code runs here (see the README's security section): a failure names it.
     try {
-      const mod: any = await import(pathToFileURL(entry).href);
-      const register = mod.registerBackbones ?? mod.default?.registerBackbones;
-      const list = mod.backbones ?? mod.default?.backbones ?? mod.default;
-      if (typeof register === 'function') register(registry);
-      else if (Array.isArray(list) || (list && typeof list.build === 'function')) for (const b of [list].flat()) registry.register(b as BackboneDefinition);
-      else issues.push({ path: p, expected: 'a package exporting registerBackbones(registry), backbones, or a default backbone definition', found: pkg, location: locateInConfig(config, p) });
+      if (!register(await import(pathToFileURL(entry).href))) issues.push({ path: p, expected: exports.expected, found: pkg, location: locateInConfig(config, p) });
     } catch (err) {
-      issues.push({ path: p, expected: `a package that loads and registers its backbones (${entry} failed: ${(err as Error)?.message ?? String(err)})`, found: pkg, location: locateInConfig(config, p) });
+      issues.push({ path: p, expected: `a package that loads and registers (${entry} failed: ${(err as Error)?.message ?? String(err)})`, found: pkg, location: locateInConfig(config, p) });
     }
   }
   if (issues.length) throw new ConfigError(issues, config.configFile);
+}
+
+/**
+ * Registers the backbones of the packages a config lists under `backbonePackages`. A package
+ * exports `registerBackbones(registry)`, or `backbones` (an array), or a default export that is a
+ * backbone definition or an array of them.
+ */
+export async function loadBackbonePackages(config: Pick<FermixConfig, 'backbonePackages' | 'baseDir' | 'configFile'>, registry: BackboneRegistry): Promise<void> {
+  await loadListedPackages(config, 'backbonePackages', config.backbonePackages, {
+    registerName: 'registerBackbones',
+    listName: 'backbones',
+    isDefinition: (value) => typeof value.build === 'function',
+    registry,
+    expected: 'a package exporting registerBackbones(registry), backbones, or a default backbone definition',
+  });
+}
+
+/** What a data format's `create` gets besides the config. */
+export interface DataFormatContext<Options = unknown> {
+  logger: Logger;
+  /** What the format's `parseOptions` returned (its own `data` keys, defaults filled in), or those keys as they are. */
+  options: Options;
+}
+
+/**
+ * A data format: `data.format: <format>` in a config makes its source. `@fermix/data` registers
+ * fermix's own (imagefolder, synthetic, rafdb, fer2013-csv, affectnet); a package listed under
+ * `dataPackages` registers more the same way.
+ */
+export interface DataFormatDefinition<Options = unknown> {
+  /** The `data.format` value. */
+  format: string;
+  description: string;
+  /**
+   * Validates the format's own `data` keys: `raw` holds every key of `data` besides the shared ones
+   * (DATA_KEYS); `data` is the whole validated section (root, align...). Throw an `OptionsError`
+   * (e.g. with `parseOptions`) whose paths are relative to `data`: they are reported at
+   * `data.<key>`. Without it, a key besides the shared ones is an error.
+   */
+  parseOptions?(raw: Record<string, unknown>, data: FermixConfig['data']): Options;
+  /** The data source for a validated config; `config.data.root` is already resolved against the config's folder. */
+  create(config: FermixConfig, ctx: DataFormatContext<Options>): DataSource;
+}
+
+type DataConfigOf = Pick<FermixConfig, 'data' | 'configFile'>;
+
+/** Data formats by `data.format`. */
+export class DataSourceRegistry {
+  private readonly byFormat = new Map<string, DataFormatDefinition<any>>();
+
+  register<Options>(definition: DataFormatDefinition<Options>): this {
+    this.byFormat.set(definition.format, definition);
+    return this;
+  }
+
+  /** The format's definition; an unknown format is a ConfigError at `data.format` listing the registered ones. */
+  get(format: string, config?: DataConfigOf): DataFormatDefinition<unknown> {
+    const found = this.byFormat.get(format);
+    if (!found) {
+      const p = ['data', 'format'];
+      throw new ConfigError(
+        [{ path: p, expected: `one of the registered data formats: ${this.names().join(', ') || '(none registered: add @fermix/data, or list a package under dataPackages)'}`, found: format, location: config && locateInConfig(config, p) }],
+        config?.configFile,
+      );
+    }
+    return found;
+  }
+
+  has(format: string): boolean {
+    return this.byFormat.has(format);
+  }
+
+  names(): string[] {
+    return [...this.byFormat.keys()].sort();
+  }
+
+  /** The format's options from `config.data`, validated by its schema; errors name `data.<key>`. */
+  parse(config: DataConfigOf): unknown {
+    const definition = this.get(config.data.format, config);
+    const shared = new Set<string>(DATA_KEYS);
+    const raw = Object.fromEntries(Object.entries(config.data).filter(([key]) => !shared.has(key)));
+    if (!definition.parseOptions) {
+      const unknown = Object.keys(raw).map((key) => ({ path: [key], expected: UNKNOWN_KEY, found: raw[key] }));
+      if (unknown.length) throw new ConfigError(issuesAt(config, ['data'], unknown), config.configFile);
+      return raw;
+    }
+    return withOptionsAt(config, ['data'], () => definition.parseOptions!(raw, config.data));
+  }
+
+  /** The data source for a config: its format's `create`, after its options validate. */
+  create(config: FermixConfig, logger: Logger): DataSource {
+    const options = this.parse(config);
+    return this.get(config.data.format, config).create(config, { logger, options });
+  }
+}
+
+/**
+ * Registers the formats of the packages a config lists under `dataPackages`. A package exports
+ * `registerDataFormats(registry)`, or `dataFormats` (an array), or a default export that is a
+ * format definition or an array of them.
+ */
+export async function loadDataPackages(config: Pick<FermixConfig, 'dataPackages' | 'baseDir' | 'configFile'>, registry: DataSourceRegistry): Promise<void> {
+  await loadListedPackages(config, 'dataPackages', config.dataPackages, {
+    registerName: 'registerDataFormats',
+    listName: 'dataFormats',
+    isDefinition: (value) => typeof value.create === 'function',
+    registry,
+    expected: 'a package exporting registerDataFormats(registry), dataFormats, or a default data format definition',
+  });
+}
+
+/**
+ * Checks `data.format` and the format's own `data` keys before anything starts (errors name the
+ * YAML path, `data.onMissing`), and puts the validated options, defaults filled in, into
+ * `config.data` (so the run folder's config.yaml shows them).
+ */
+export function validateDataConfig(config: Pick<FermixConfig, 'data' | 'configFile'>, registry: DataSourceRegistry): void {
+  const options = registry.parse(config);
+  if (options && typeof options === 'object' && !Array.isArray(options)) Object.assign(config.data, options);
 }
 
 /**
@@ -90,18 +228,28 @@ export function validateModelConfig(config: Pick<FermixConfig, 'model' | 'data' 
   }
   checkWeightsSetting(config);
   if (!backbone.parseOptions) return;
+  withOptionsAt(config, ['model', 'options'], () => backbone.parseOptions!(config.model.options));
+}
+
+/**
+ * Runs a backbone's or a data format's option check: an `OptionsError` becomes a ConfigError whose
+ * issues sit under `prefix` in the config, with their file locations. By name too: a package may
+ * carry its own copy of @fermix/core, whose OptionsError is another class.
+ */
+function withOptionsAt<T>(config: object & { configFile?: string }, prefix: ConfigPath, parse: () => T): T {
   try {
-    backbone.parseOptions(config.model.options);
+    return parse();
   } catch (err) {
-    if (err instanceof OptionsError || (err as Error)?.name === 'OptionsError') {
-      const issues = (err as OptionsError).issues.map((i) => {
-        const p = ['model', 'options', ...i.path];
-        return { ...i, path: p, location: locateInConfig(config, p) };
-      });
-      throw new ConfigError(issues, config.configFile);
-    }
-    throw err;
+    if (!(err instanceof OptionsError || (err as Error)?.name === 'OptionsError')) throw err;
+    throw new ConfigError(issuesAt(config, prefix, (err as OptionsError).issues), config.configFile);
   }
+}
+
+function issuesAt(config: object, prefix: ConfigPath, issues: ConfigIssue[]): ConfigIssue[] {
+  return issues.map((i) => {
+    const p = [...prefix, ...i.path];
+    return { ...i, path: p, location: i.location ?? locateInConfig(config, p) };
+  });
 }
 
 /** `mixup` -> `@fermix/plugin-mixup`; a scoped or dashed package name stays as it is. */

@@ -80,11 +80,6 @@ plugins: []
     expect(text).toContain('train.optimizer.lr');
   });
 
-  it('requires data.root for an image folder', async () => {
-    const err = await configError('data:\n  format: imagefolder\n');
-    expect(err.message).toContain('data.root');
-  });
-
   it('reports YAML syntax errors with a line', async () => {
     const err = await configError('train:\n  epochs: [1,\n');
     expect(err.message).toMatch(/valid YAML/);

@@ -5,12 +5,13 @@
  * from the network. They run on the host's tfjs (the same engine and backend as fermix).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { fivePointsFrom68, initWasmBackend, type DetectedFace, type FivePoints, type LandmarkDetector, type Point2 } from '@fermix/core';
+import { initWasmBackend } from '@fermix/core';
+import { fivePointsFrom68, type DetectedFace, type FivePoints, type LandmarkDetector, type Point2 } from '@fermix/data';
 import { faceApiDir, loadFaceApi, type FaceApi, type FaceApiNet } from './face-api.js';
 import { readWeightMap } from './model-files.js';
 import path from 'node:path';
 
-export { fivePointsFrom68 } from '@fermix/core';
+export { fivePointsFrom68 } from '@fermix/data';
 export { readWeightMap } from './model-files.js';
 export { loadFaceApi, faceApiDir, type FaceApi } from './face-api.js';
 

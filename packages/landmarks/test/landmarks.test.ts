@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { decodeImage, toRgbImage, type RgbImage } from '@fermix/core';
+import { decodeImage, toRgbImage, type RgbImage } from '@fermix/data';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createFaceLandmarker, faceApiDir, fivePointsFrom68, loadFaceApi, type FaceLandmarker } from '../src/index.js';
 

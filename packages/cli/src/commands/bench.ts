@@ -17,9 +17,7 @@ import {
   basePlan,
   batchTensors,
   buildModel,
-  createImageFolderSource,
   createMemoryLogger,
-  createSyntheticSource,
   createTrainStep,
   gatherBatch,
   initializeKernels,
@@ -34,6 +32,7 @@ import {
   type ThreadsSetting,
   type TrainStep,
 } from '@fermix/core';
+import { createImageFolderSource, createSyntheticSource } from '@fermix/data';
 import { color } from '@fermix/plugin-color';
 import { crop } from '@fermix/plugin-crop';
 import { cutmix } from '@fermix/plugin-cutmix';

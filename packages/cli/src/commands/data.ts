@@ -1,13 +1,7 @@
-import {
-  createContainer,
-  decodeFiles,
-  loadConfig,
-  TOKENS,
-  type DataSource,
-  type FermixConfig,
-  type Logger,
-} from '@fermix/core';
+import { loadConfig, TOKENS, type DataSource, type FermixConfig, type Logger } from '@fermix/core';
+import { decodeFiles } from '@fermix/data';
 import { createReporter } from '../progress.js';
+import { containerWithData } from '../setup.js';
 
 export interface DataCommandOptions {
   config?: string;
@@ -18,7 +12,7 @@ export interface DataCommandOptions {
 }
 
 /**
- * What a split holds according to its labels, as the data sources of @fermix/core describe it with
+ * What a split holds according to its labels, as the data sources of @fermix/data describe it with
  * `inventory(split)` (their `SplitInventory`), without decoding anything.
  */
 interface Inventory {
@@ -50,7 +44,7 @@ export async function dataCommand(options: DataCommandOptions, out: NodeJS.Writa
   const { logger } = createReporter();
   const config = await loadConfig({ file: options.config });
   logger.info(`config: ${config.configFile ?? 'none found, using the defaults (synthetic data)'}`);
-  const source = createContainer(config, logger).get<DataSource>(TOKENS.DataSource);
+  const source = (await containerWithData(config, logger)).get<DataSource>(TOKENS.DataSource);
   const reports: SplitReport[] = [];
   for (const split of await source.splits()) reports.push(await reportSplit(source, split, config, options.check ?? false, logger));
   out.write(options.json ? JSON.stringify(toJson(source.description, reports), null, 2) + '\n' : formatReports(source.description, reports));

@@ -1,8 +1,7 @@
+import { hasInventory, isFileListSource } from '@fermix/data';
 import {
   buildModelForConfig,
   DataError,
-  hasInventory,
-  isFileListSource,
   PluginError,
   Rng,
   selectBackend,
@@ -110,6 +109,8 @@ async function indexSplit(
   data: Session['config']['data'],
   logger: Logger,
 ): Promise<{ classes: string[]; counts: number[]; missing: number }> {
+  // The built-in formats' own keys, defaults filled in when the config was validated (validateDataConfig).
+  const own = data as typeof data & { onMissing?: 'error' | 'skip'; trainPerClass?: number; testPerClass?: number };
   if (isFileListSource(source)) {
     // The run's own listing: data.onMissing applies (missing files are an error, or skipped).
     const files = await source.files(split, { imageSize: data.imageSize, logger, maxPixels: data.maxPixels });
@@ -119,14 +120,14 @@ async function indexSplit(
   }
   if (hasInventory(source)) {
     const inventory = await source.inventory(split);
-    if (inventory.missing.length > 0 && data.onMissing === 'error') {
+    if (inventory.missing.length > 0 && (own.onMissing ?? 'error') === 'error') {
       throw new DataError(`${source.description}: ${inventory.missing.length} files of split "${split}" are missing, e.g. ${inventory.missing[0].path} (set data.onMissing: skip to use the ones that exist)`, inventory.missing[0].path);
     }
     return { classes: inventory.classes, counts: inventory.counts, missing: inventory.missing.length };
   }
   // Synthetic faces are drawn, not listed: the config says how many of each class.
   const classes = await source.classes();
-  const perClass = split === data.trainSplit ? data.trainPerClass : data.testPerClass;
+  const perClass = (split === data.trainSplit ? own.trainPerClass : own.testPerClass) ?? 0;
   return { classes, counts: classes.map(() => perClass), missing: 0 };
 }
 

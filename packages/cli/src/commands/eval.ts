@@ -4,7 +4,7 @@ import {
   budgetBytesOf,
   buildModelForConfig,
   evaluateSplit,
-  openSplit,
+  openSourceSplit,
   Rng,
   TOKENS,
   type BackboneRegistry,
@@ -72,7 +72,7 @@ export async function evalCommand(options: EvalCommandOptions): Promise<number> 
   const split = options.split ?? config.data.testSplit;
   const tta = ttaOf(options.tta, config.eval.tta);
   // Held in memory within data.cacheMB, streamed from disk over it, as in training.
-  const set = await openSplit(container.get<DataSource>(TOKENS.DataSource), split, {
+  const set = await openSourceSplit(container.get<DataSource>(TOKENS.DataSource), split, {
     imageSize: config.data.imageSize,
     logger,
     prefetch: config.data.prefetch,
@@ -81,7 +81,12 @@ export async function evalCommand(options: EvalCommandOptions): Promise<number> 
   });
   const model = buildModelForConfig(config, set.classes.length, plugins, { logger, container, rng: new Rng(config.seed) }, container.get<BackboneRegistry>(TOKENS.BackboneRegistry));
   await store.loadWeights(checkpoint, model);
-  const metrics = await evaluateSplit(model, set, config.train.batchSize, { tta });
+  let metrics: ClassificationMetrics;
+  try {
+    metrics = await evaluateSplit(model, set, config.train.batchSize, { tta });
+  } finally {
+    await set.close?.();
+  }
   if (tta.length > 0) process.stdout.write(`test-time augmentation: ${tta.join(', ')}\n`);
   process.stdout.write(formatMetrics(metrics));
   if (options.json) {

@@ -6,24 +6,10 @@
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import {
-  alignImageFile,
-  createContainer,
-  encodeRgbPng,
-  isAlignable,
-  loadConfig,
-  runPaths,
-  TOKENS,
-  writeResolvedConfig,
-  type AlignableSource,
-  type AlignFailureKind,
-  type BackendService,
-  type DataSource,
-  type FermixConfig,
-  type LandmarkDetector,
-  type Logger,
-} from '@fermix/core';
+import { DATA_KEYS, encodeRgbPng, loadConfig, runPaths, TOKENS, writeResolvedConfig, type BackendService, type DataSource, type FermixConfig, type Logger } from '@fermix/core';
+import { alignFiles, isAlignable, type AlignableSource, type AlignFailureKind, type LandmarkDetector } from '@fermix/data';
 import { createReporter } from '../progress.js';
+import { containerWithData } from '../setup.js';
 import { UsageError } from './train.js';
 
 export interface PrepareCommandOptions {
@@ -82,7 +68,7 @@ export async function prepareCommand(options: PrepareCommandOptions, deps: Prepa
   const outDir = path.resolve(options.out);
   checkOutDir(outDir, options.force ?? false);
 
-  const container = createContainer(config, logger);
+  const container = await containerWithData(config, logger);
   const source = container.get<DataSource>(TOKENS.DataSource);
   if (!isAlignable(source)) throw new UsageError(`${source.description} cannot list original images to align (data.format: ${config.data.format})`);
 
@@ -151,8 +137,9 @@ async function alignAll(
     for (const cls of plan.classes) mkdirSync(path.join(dir, split, cls), { recursive: true });
     logger.info(`aligning split "${split}": ${plan.items.length} images`);
     let done = 0;
-    for (const item of plan.items) {
-      const outcome = await alignImageFile(item, size, detector, config.data.maxPixels);
+    // In order; with the dataset's landmarks, decoded and warped in the decode workers meanwhile.
+    for await (const outcome of alignFiles(plan.items, size, { detector, logger, maxPixels: config.data.maxPixels })) {
+      const item = plan.items[done];
       if (outcome.ok) {
         const cls = plan.classes[item.label];
         const stem = path.basename(item.path, path.extname(item.path));
@@ -177,7 +164,8 @@ function countImages(skipped: { path: string; reason: string }[]): number {
 
 /** The config for training on the copy: the same, with data an image folder of the aligned faces. */
 function writeTrainingConfig(config: FermixConfig, staging: string, outDir: string, size: number): void {
-  const { align: _align, ...data } = config.data;
+  // The shared data keys only: the source format's own keys (onMissing...) mean nothing to an image folder.
+  const data = Object.fromEntries(Object.entries(config.data).filter(([key]) => key !== 'align' && (DATA_KEYS as readonly string[]).includes(key))) as FermixConfig['data'];
   const trained: FermixConfig = { ...config, data: { ...data, format: 'imagefolder', root: outDir, imageSize: size } };
   writeResolvedConfig({ ...runPaths(staging), config: path.join(staging, CONFIG_FILE) }, trained);
 }

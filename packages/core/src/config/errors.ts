@@ -85,6 +85,9 @@ function getAt(root: unknown, path: ConfigPath): unknown {
   return cur;
 }
 
+/** What an unknown key of the config is reported as expecting. */
+export const UNKNOWN_KEY = 'no such key (unknown option; check the spelling)';
+
 /** Turns zod's issues into ours, with the value found looked up in the raw input. */
 export function issuesFromZod(error: ZodError, raw: unknown, prefix: ConfigPath = []): ConfigIssue[] {
   const out: ConfigIssue[] = [];
@@ -95,7 +98,7 @@ export function issuesFromZod(error: ZodError, raw: unknown, prefix: ConfigPath 
       case 'unrecognized_keys':
         for (const key of issue.keys as string[]) {
           const parent = getAt(raw, issue.path) as Record<string, unknown> | undefined;
-          out.push({ path: [...path, key], expected: 'no such key (unknown option; check the spelling)', found: parent?.[key] });
+          out.push({ path: [...path, key], expected: UNKNOWN_KEY, found: parent?.[key] });
         }
         break;
       case 'invalid_type':

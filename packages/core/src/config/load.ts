@@ -162,15 +162,7 @@ export function validateConfig(
   if (!result.success) throw new ConfigError(withLocation(issuesFromZod(result.error, raw)), options.file);
   const config: FermixConfig = { ...result.data, baseDir: options.baseDir, configFile: options.file };
   const issues: ConfigIssue[] = [];
-  if (config.data.format === 'imagefolder') {
-    if (!config.data.root) {
-      issues.push({ path: ['data', 'root'], expected: 'the folder holding <split>/<class>/* images (required for format imagefolder)', found: undefined });
-    } else {
-      config.data.root = path.resolve(options.baseDir, config.data.root);
-    }
-  } else if (config.data.root) {
-    config.data.root = path.resolve(options.baseDir, config.data.root);
-  }
+  if (config.data.root) config.data.root = path.resolve(options.baseDir, config.data.root);
   // `imagenet` names a download, anything else a path.
   if (config.model.weights && config.model.weights !== 'imagenet') config.model.weights = path.resolve(options.baseDir, config.model.weights);
   if (config.data.trainSplit === config.data.testSplit) {

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { DEFAULT_MAX_PIXELS } from '../data/decode.js';
 import { MONITORABLE } from '../metrics.js';
 import { OPTIMIZER_NAMES, type OptimizerName } from '../train/optimizers.js';
 import { SCHEDULE_NAMES, type ScheduleName } from '../train/schedules.js';
@@ -9,9 +8,13 @@ const positiveInt = z.number().int().min(1);
 const pathString = z.string().min(1).max(4096);
 /** A name: a split, a backbone, a package. */
 const nameString = z.string().min(1).max(214);
-const MAX_SYNTHETIC_PER_CLASS = 100_000;
 /** The largest `data.maxPixels`: 1 GB as RGBA, about what one decode may take. */
 const MAX_PIXELS_LIMIT = 250_000_000;
+/**
+ * `data.maxPixels` by default: a face crop never needs more, and a 40 MP RGBA image is already
+ * 160 MB once decoded.
+ */
+export const DEFAULT_MAX_PIXELS = 40_000_000;
 
 /** The keys each optimizer takes besides name, lr, weightDecay and noDecayForNormAndBias. */
 export const OPTIMIZER_KEYS: Record<OptimizerName, string[]> = {
@@ -138,26 +141,21 @@ export const configSchema = z.strictObject({
    * (install @fermix/accel-onnxruntime next to fermix). `none`: wasm only.
    */
   accelerator: z.enum(['none', 'onnxruntime']).default('none'),
+  /**
+   * The data every format shares; the format (`data.format`, resolved through the
+   * DataSourceRegistry) validates its own keys (rafdb's onMissing, synthetic's trainPerClass...)
+   * with its own schema, once the formats are registered (`validateDataConfig`).
+   */
   data: z
-    .strictObject({
-      format: z.enum(['imagefolder', 'synthetic', 'rafdb', 'fer2013-csv', 'affectnet']).default('imagefolder'),
-      /**
-       * Relative to the config file. imagefolder: the folder holding <split>/<class>/*; rafdb: the
-       * folder holding EmoLabel/ and Image/aligned/; fer2013-csv: the CSV file; affectnet: the folder
-       * holding training.csv, validation.csv and Manually_Annotated_Images/.
-       */
+    .looseObject({
+      /** A registered format: @fermix/data's imagefolder, synthetic, rafdb, fer2013-csv, affectnet, or one from `dataPackages`. */
+      format: nameString.default('imagefolder'),
+      /** Relative to the config file; what it names depends on the format. */
       root: pathString.optional(),
       /** Default 48, or data.align.size when aligning (which it must then equal). */
       imageSize: z.number().int().min(8).max(1024).optional(),
       trainSplit: nameString.default('train'),
       testSplit: nameString.default('test'),
-      /** synthetic: images per class in each split (drawn into memory: at most 100,000). */
-      trainPerClass: positiveInt.max(MAX_SYNTHETIC_PER_CLASS).default(200),
-      testPerClass: positiveInt.max(MAX_SYNTHETIC_PER_CLASS).default(50),
-      /** rafdb, affectnet: images listed but not on disk are an error, or skipped with a warning. */
-      onMissing: z.enum(['error', 'skip']).default('error'),
-      /** affectnet: 7 canonical classes (contempt dropped), or 8 with contempt last. */
-      affectnetClasses: z.literal([7, 8]).default(7),
       /**
        * MB of decoded images kept in memory (count x imageSize² x 3 bytes, train first, then test);
        * a split over what is left is streamed from disk. 0 streams every split that can be.
@@ -172,9 +170,8 @@ export const configSchema = z.strictObject({
       /** Streaming: batches decoded ahead of the training step (memory: prefetch x batch x imageSize² x 3 bytes). */
       prefetch: z.number().int().min(1).max(64).default(4),
       /**
-       * Align whole images by five landmarks to a frontal template: rafdb's originals (Image/original)
-       * by RAF-DB's Annotation/manual (`dataset`), affectnet's images by the CSV's facial_landmarks
-       * (`dataset`), or any of these and image folders by a face-landmark model (`model`, @fermix/landmarks).
+       * Align whole images by five landmarks to a frontal template, from the dataset's own landmarks
+       * (`dataset`) or a face-landmark model (`model`, @fermix/landmarks); the format says whether it can.
        */
       align: z
         .strictObject({
@@ -184,20 +181,6 @@ export const configSchema = z.strictObject({
         .optional(),
     })
     .superRefine((data, ctx) => {
-      if (data.align && !['rafdb', 'affectnet', 'imagefolder'].includes(data.format)) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['align'],
-          message: `no align for format ${data.format} (alignment reads whole images: formats rafdb (Image/original), affectnet and imagefolder)`,
-        });
-      }
-      if (data.align && data.format === 'imagefolder' && data.align.landmarks !== 'model') {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['align', 'landmarks'],
-          message: 'model (an image folder has no landmark annotation: its faces are found by @fermix/landmarks)',
-        });
-      }
       if (data.align && data.imageSize !== undefined && data.imageSize !== data.align.size) {
         ctx.addIssue({
           code: 'custom',
@@ -205,14 +188,6 @@ export const configSchema = z.strictObject({
           message: `${data.align.size}, the size of the aligned faces (data.align.size); leave imageSize out when aligning`,
         });
       }
-      // imagefolder's root is checked (and resolved) by validateConfig.
-      const rootOf: Partial<Record<typeof data.format, string>> = {
-        rafdb: 'the folder holding EmoLabel/list_patition_label.txt and Image/aligned/',
-        'fer2013-csv': 'the FER2013 CSV file',
-        affectnet: 'the folder holding training.csv, validation.csv and Manually_Annotated_Images/',
-      };
-      const needed = rootOf[data.format];
-      if (needed && !data.root) ctx.addIssue({ code: 'custom', path: ['root'], message: `${needed} (required for format ${data.format})` });
     })
     .transform(({ imageSize, ...data }) => ({ ...data, imageSize: imageSize ?? data.align?.size ?? 48 }))
     .default({
@@ -220,10 +195,6 @@ export const configSchema = z.strictObject({
       imageSize: 48,
       trainSplit: 'train',
       testSplit: 'test',
-      trainPerClass: 200,
-      testPerClass: 50,
-      onMissing: 'error',
-      affectnetClasses: 7,
       cacheMB: 2048,
       maxPixels: DEFAULT_MAX_PIXELS,
       prefetch: 4,
@@ -309,7 +280,12 @@ export const configSchema = z.strictObject({
   plugins: z.array(pluginEntry).default([]),
   /** Packages that register more backbones (see the README, "Backbones from another package"). */
   backbonePackages: z.array(nameString).default([]),
+  /** Packages that register more data formats (see docs/writing-a-data-format.md). */
+  dataPackages: z.array(nameString).default([]),
 });
+
+/** The `data` keys every format shares; any other key is the format's own, validated by its schema. */
+export const DATA_KEYS = ['format', 'root', 'imageSize', 'trainSplit', 'testSplit', 'cacheMB', 'maxPixels', 'prefetch', 'align'] as const;
 
 export type FermixConfigInput = z.input<typeof configSchema>;
 /** A validated config with every default filled in and paths resolved. */

@@ -1,5 +1,5 @@
 import type { Logger } from '../logger.js';
-import type { DecodeItem } from './decode.js';
+import type { SplitData } from './split.js';
 
 /**
  * A split decoded into memory: `count` RGB images of `size` x `size`, row-major, uint8, packed in
@@ -35,33 +35,18 @@ export interface DataSource {
   splits(): Promise<string[]>;
   /** Decodes a split into memory. An empty split or class is an error. */
   load(split: string, options: LoadOptions): Promise<ImageSet>;
+  /**
+   * Opens a split to read batches from, in memory or streamed from disk by `budgetBytes` (the
+   * sources of `@fermix/data` stream the ones over it). Without it the trainer loads the split whole.
+   */
+  open?(split: string, options: OpenOptions): Promise<SplitData>;
 }
 
-/**
- * A split as files to decode, known before decoding anything: what streaming from disk needs
- * (stream.ts), and what sizes the in-memory cache (count x size x size x 3 bytes).
- */
-export interface SplitFiles {
-  split: string;
-  classes: string[];
-  /** The files on disk, in the order `load` would put them in its ImageSet when all decode. */
-  items: DecodeItem[];
-  /** Class index of each item. */
-  labels: Int32Array;
-  /** Listed files left out before decoding (missing, with data.onMissing: skip). */
-  skipped: { path: string; reason: string }[];
-  /** Names the source in messages, e.g. `affectnet /data/AffectNet`. */
-  what: string;
-}
-
-/** A data source whose splits are image files, so they can be streamed from disk batch by batch. */
-export interface FileListSource extends DataSource {
-  /** The split's files and labels, with the same checks as `load` that need no decoding. */
-  files(split: string, options: LoadOptions): Promise<SplitFiles>;
-}
-
-export function isFileListSource(source: DataSource): source is FileListSource {
-  return typeof (source as Partial<FileListSource>).files === 'function';
+export interface OpenOptions extends LoadOptions {
+  /** Streaming: batches decoded ahead of the step (`data.prefetch`). */
+  prefetch: number;
+  /** Bytes of decoded pixels this split may keep in memory (what is left of `data.cacheMB`). */
+  budgetBytes: number;
 }
 
 /** An error a person can act on, about data: names the file or folder at fault. */

@@ -23,19 +23,23 @@ export function batchRanges(count: number, batchSize: number): [number, number][
 
 /** Gathers samples `order[start..end)` into a host batch, scaling bytes to [0, 1]. */
 export function gatherBatch(set: ImageSet, order: ArrayLike<number>, start: number, end: number): HostBatch {
-  const pixels = set.size * set.size * 3;
-  const count = end - start;
-  const x = new Float32Array(count * pixels);
-  const labels = new Int32Array(count);
+  const rows = Int32Array.from({ length: end - start }, (_, b) => order[start + b]);
+  return { x: scaleRows(set.images, set.size * set.size * 3, rows), labels: rows.map((i) => set.labels[i]), count: rows.length };
+}
+
+/**
+ * Rows `rows` of `bytes` (each `pixels` uint8 values, e.g. one size x size x 3 image) as floats in
+ * [0, 1], packed in that order: the one byte-to-float conversion of every batch, in memory or streamed.
+ */
+export function scaleRows(bytes: Uint8Array, pixels: number, rows: ArrayLike<number>): Float32Array {
+  const x = new Float32Array(rows.length * pixels);
   const scale = 1 / 255;
-  for (let b = 0; b < count; b++) {
-    const i = order[start + b];
-    const src = set.images.subarray(i * pixels, (i + 1) * pixels);
+  for (let b = 0; b < rows.length; b++) {
+    const src = bytes.subarray(rows[b] * pixels, (rows[b] + 1) * pixels);
     const off = b * pixels;
     for (let p = 0; p < pixels; p++) x[off + p] = src[p] * scale;
-    labels[b] = set.labels[i];
   }
-  return { x, labels, count };
+  return x;
 }
 
 /** Tensors for a host batch: x [B, S, S, 3] and one-hot y [B, K]. The caller disposes them. */

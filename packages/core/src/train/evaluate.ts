@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { ImageSet } from '../data/source.js';
-import type { SplitData } from '../data/stream.js';
+import type { SplitData } from '../data/split.js';
 import { computeMetrics, type ClassificationMetrics } from '../metrics.js';
 import type { Rng } from '../rng.js';
 import { batchRanges, gatherBatch, identityOrder, type HostBatch } from './batches.js';

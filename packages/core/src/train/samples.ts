@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Container } from 'inversify';
 import { silentLogger, type Logger } from '../logger.js';
-import { encodeRgbPng } from '../data/decode.js';
+import { encodeRgbPng } from '../png.js';
 import { Rng } from '../rng.js';
 import type { Batch, FermixPlugin, PluginContext } from '../types.js';
 import { writeFileAtomic } from '../run-folder.js';

@@ -10,8 +10,7 @@ import { locateInConfig } from '../config/load.js';
 import type { FermixConfig } from '../config/schema.js';
 import { TOKENS, type BackendService } from '../container.js';
 import { DataError, type DataSource } from '../data/source.js';
-import { budgetBytesOf, openSplit } from '../data/open-split.js';
-import type { SplitData } from '../data/stream.js';
+import { budgetBytesOf, openSourceSplit, type SplitData } from '../data/split.js';
 import type { Logger } from '../logger.js';
 import { MONITORABLE, type ClassificationMetrics, type MonitorName } from '../metrics.js';
 import { callAsyncHook, type PluginHook } from '../plugin-hooks.js';
@@ -159,7 +158,18 @@ export class Trainer {
     this.paths = options.runDir ? runPaths(options.runDir) : undefined;
   }
 
+  /** Splits opened for this run, closed when it ends (a stream's decode workers live for the whole run). */
+  private readonly opened: SplitData[] = [];
+
   async run(): Promise<TrainResult> {
+    try {
+      return await this.train();
+    } finally {
+      await Promise.all(this.opened.splice(0).map((split) => split.close?.()));
+    }
+  }
+
+  private async train(): Promise<TrainResult> {
     const { config, logger, plugins } = this;
     const started = Date.now();
     const cpuAtStart = process.cpuUsage();
@@ -507,8 +517,10 @@ export class Trainer {
     const source = this.container.get<DataSource>(TOKENS.DataSource);
     const { data } = this.config;
     const options = { imageSize: data.imageSize, logger: this.logger, prefetch: data.prefetch, maxPixels: data.maxPixels };
-    const train = await openSplit(source, data.trainSplit, { ...options, budgetBytes: budgetBytesOf(data.cacheMB) });
-    const test = await openSplit(source, data.testSplit, { ...options, budgetBytes: budgetBytesOf(data.cacheMB) - train.residentBytes });
+    const train = await openSourceSplit(source, data.trainSplit, { ...options, budgetBytes: budgetBytesOf(data.cacheMB) });
+    this.opened.push(train);
+    const test = await openSourceSplit(source, data.testSplit, { ...options, budgetBytes: budgetBytesOf(data.cacheMB) - train.residentBytes });
+    this.opened.push(test);
     if (train.classes.join('\n') !== test.classes.join('\n')) {
       throw new DataError(`${source.description}: train and test have different classes (${train.classes.join(', ')} vs ${test.classes.join(', ')})`);
     }
