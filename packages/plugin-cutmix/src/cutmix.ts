@@ -29,7 +29,9 @@ export function boxMasks(boxes: readonly Box[], h: number, w: number): tf.Tensor
     const cols = tf.reshape(tf.range(0, w, 1, 'int32'), [1, 1, w, 1]);
     const inRows = tf.logicalAnd(tf.greaterEqual(rows, edge('y0')), tf.less(rows, edge('y1')));
     const inCols = tf.logicalAnd(tf.greaterEqual(cols, edge('x0')), tf.less(cols, edge('x1')));
-    return tf.cast(tf.logicalAnd(inRows, inCols), 'float32') as tf.Tensor4D;
+    // A product of the two float masks, not a logicalAnd: tfjs-backend-wasm broadcasts comparisons and
+    // logical ops element by element through strides (11 ms for a 32 x 48 x 48 mask), products on XNNPACK.
+    return tf.mul(tf.cast(inRows, 'float32'), tf.cast(inCols, 'float32')) as tf.Tensor4D;
   });
 }
 

@@ -57,7 +57,9 @@ export function eraseMasks(boxes: readonly (EraseBox | null)[], h: number, w: nu
     const cols = tf.reshape(tf.range(0, w, 1, 'int32'), [1, 1, w, 1]);
     const inRows = tf.logicalAnd(tf.greaterEqual(rows, edge((b) => b.top)), tf.less(rows, edge((b) => b.top + b.height)));
     const inCols = tf.logicalAnd(tf.greaterEqual(cols, edge((b) => b.left)), tf.less(cols, edge((b) => b.left + b.width)));
-    return tf.cast(tf.logicalAnd(inRows, inCols), 'float32') as tf.Tensor4D;
+    // A product of the two float masks, not a logicalAnd: tfjs-backend-wasm broadcasts comparisons and
+    // logical ops element by element through strides (11 ms for a 32 x 48 x 48 mask), products on XNNPACK.
+    return tf.mul(tf.cast(inRows, 'float32'), tf.cast(inCols, 'float32')) as tf.Tensor4D;
   });
 }
 

@@ -527,17 +527,32 @@ const gatherV2Wasm: KernelFunc = (args) => {
   const dimSize = x.shape[parsedAxis];
   const outerSize = util.sizeFromShape(x.shape.slice(0, parsedAxis));
   const n = util.sizeFromShape(indices.shape);
-  const idx = Array.from(b.typedArrayFromHeap(indices));
+  // A copy: the output's allocation below may grow the heap and detach views of it.
+  const heapIdx = b.typedArrayFromHeap(indices);
+  const idx = heapIdx instanceof Int32Array ? heapIdx.slice() : Int32Array.from(heapIdx);
   for (let i = 0; i < n; i++) {
     const index = idx[i];
-    util.assert(index <= dimSize - 1 && index >= 0, () => `GatherV2: the index value ${index} is not in [0, ${dimSize - 1}]`);
+    if (!(index <= dimSize - 1 && index >= 0)) util.assert(false, () => `GatherV2: the index value ${index} is not in [0, ${dimSize - 1}]`);
   }
   const outShape = [...x.shape.slice(0, parsedAxis), ...indices.shape, ...x.shape.slice(parsedAxis + 1)];
   const out = b.makeOutput(outShape, x.dtype);
   if (util.sizeFromShape(outShape) === 0) return out;
-  // Views after the allocation above (which may grow and detach the wasm heap).
+  // Views after the allocation above (which may grow and detach the wasm heap). 4-byte elements
+  // (float32, int32) are copied as Int32Array bits, so the copy loops see one array type each
+  // (V8 compiles a loop over a union of typed-array types to slow generic element access).
   const xv = b.typedArrayFromHeap(x);
   const ov = b.typedArrayFromHeap(out);
+  if (xv.BYTES_PER_ELEMENT === 4) {
+    gatherSlices32(new Int32Array(ov.buffer, ov.byteOffset, ov.length), new Int32Array(xv.buffer, xv.byteOffset, xv.length), idx, outerSize, dimSize, sliceSize);
+  } else {
+    gatherSlices8(ov as Uint8Array, xv as Uint8Array, idx, outerSize, dimSize, sliceSize);
+  }
+  return out;
+};
+
+/** Gathered slices of 4-byte elements: one typed-array copy per long slice, an element loop for short ones. */
+function gatherSlices32(ov: Int32Array, xv: Int32Array, idx: Int32Array, outerSize: number, dimSize: number, sliceSize: number): void {
+  const n = idx.length;
   let o = 0;
   for (let outer = 0; outer < outerSize; outer++) {
     const base = outer * dimSize;
@@ -554,8 +569,25 @@ const gatherV2Wasm: KernelFunc = (args) => {
       }
     }
   }
-  return out;
-};
+}
+
+/** As `gatherSlices32`, for 1-byte elements (bool). */
+function gatherSlices8(ov: Uint8Array, xv: Uint8Array, idx: Int32Array, outerSize: number, dimSize: number, sliceSize: number): void {
+  const n = idx.length;
+  let o = 0;
+  for (let outer = 0; outer < outerSize; outer++) {
+    const base = outer * dimSize;
+    for (let i = 0; i < n; i++) {
+      const start = (base + idx[i]) * sliceSize;
+      if (sliceSize >= 64) {
+        ov.set(xv.subarray(start, start + sliceSize), o);
+        o += sliceSize;
+      } else {
+        for (let k = 0; k < sliceSize; k++) ov[o++] = xv[start + k];
+      }
+    }
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Identity and same-dtype Cast (replacements): share the buffer instead of copying it
