@@ -111,10 +111,10 @@ function outShapeDilated(xShape: number[], k: number, p: 'same' | 'valid', chann
 }
 
 describe('registerWasmTrainingKernels', () => {
-  it('registers the four missing kernels plus the MaxPoolGrad, Conv2DBackpropInput, GatherV2, Identity, Cast and Mean replacements once (idempotent)', () => {
+  it('registers the four missing kernels plus the MaxPoolGrad, Conv2DBackpropInput, GatherV2, Identity, Cast, Mean and FusedBatchNorm replacements once (idempotent)', () => {
     const names = [
       'Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput',
-      'UnsortedSegmentSum', 'MaxPoolGrad', 'Conv2DBackpropInput', 'GatherV2', 'Identity', 'Cast', 'Mean',
+      'UnsortedSegmentSum', 'MaxPoolGrad', 'Conv2DBackpropInput', 'GatherV2', 'Identity', 'Cast', 'Mean', 'FusedBatchNorm',
     ];
     for (const n of names) expect(tf.getKernel(n, 'wasm'), n).toBeDefined();
     // Already registered by initWasmBackend().
@@ -344,6 +344,46 @@ describe('MaxPoolGrad on wasm', () => {
         }
       }
     }
+  });
+});
+
+describe('FusedBatchNorm on wasm (replacement)', () => {
+  it('normalises per channel of the last axis like cpu, with and without scale and offset, in 2, 3 and 4 dimensions', async () => {
+    for (const shape of [[4, 5, 6, 8], [7, 16], [3, 5, 32]]) {
+      const c = shape[shape.length - 1];
+      const xv = rand(size(shape), 5).map((v) => 3 * v + 2);
+      const stats = (seed: number, lo: number) => tf.tensor1d(rand(c, seed).map((v) => lo + Math.abs(v)));
+      for (const withAffine of [true, false]) {
+        await expectSameOnBothBackends(`batchNorm [${shape}] affine=${withAffine}`, () => {
+          const x = tf.tensor(xv, shape);
+          const mean = stats(11, 1);
+          const variance = stats(12, 0.5);
+          return withAffine ? tf.batchNorm(x, mean, variance, stats(13, -0.5), stats(14, 0.5), 1e-3) : tf.batchNorm(x, mean, variance, undefined, undefined, 1e-3);
+        });
+      }
+    }
+  });
+
+  it('hands parameters that are not one per channel (broadcast over other axes) to the stock kernel', async () => {
+    const shape = [2, 3, 4, 5];
+    await expectSameOnBothBackends('batchNorm with [3, 1, 1]-shaped statistics', () => {
+      const x = tf.tensor(rand(size(shape), 8), shape);
+      const p = (seed: number) => tf.tensor3d(rand(3, seed).map((v) => 1 + Math.abs(v)), [3, 1, 1]);
+      return tf.batchNorm(x, p(1), p(2), p(3), p(4), 1e-3);
+    });
+  });
+
+  it('trains a batch-norm layer to the same weights as cpu, and leaves no tensor behind', async () => {
+    const run = () => {
+      const layer = tfl.layers.batchNormalization({ axis: -1 });
+      const x = tf.tensor4d(rand(2 * 4 * 4 * 6, 21).map((v) => 2 * v + 1), [2, 4, 4, 6]);
+      layer.apply(x, { training: true });
+      const before = tf.memory().numTensors;
+      const g = tf.grads((a: tf.Tensor) => tf.sum(tf.square(layer.apply(a, { training: true }) as tf.Tensor)))([x]);
+      expect(tf.memory().numTensors - before).toBe(1);
+      return [layer.apply(x, { training: true }) as tf.Tensor, g[0]];
+    };
+    await expectSameOnBothBackends('batch-norm layer forward and input gradient', run);
   });
 });
 
