@@ -53,18 +53,23 @@ export function fromChannels(r: tf.Tensor3D, g: tf.Tensor3D, b: tf.Tensor3D): tf
 const GRAY_WEIGHTS = [0.2989, 0.587, 0.114];
 
 /**
- * `rgb_to_grayscale`: 0.2989 r + 0.587 g + 0.114 b, as [B, H, W, 1]: the weighted channels summed
- * over the last axis, which adds them in torchvision's order (r, then g, then b).
+ * `rgb_to_grayscale`: 0.2989 r + 0.587 g + 0.114 b, as [B, H, W, 1]: one product of the pixels
+ * [B * H * W, 3] with the weights [3, 1] (a broadcast over the last axis of 3 is several times slower
+ * on tfjs-backend-wasm). The sum may be fused differently from torchvision's (below 1e-7).
  */
 export function grayscale(x: tf.Tensor4D): tf.Tensor4D {
   checkImages(x);
-  return tf.tidy(() => tf.sum(tf.mul(x, tf.tensor1d(GRAY_WEIGHTS)), 3, true) as tf.Tensor4D);
+  const [b, h, w] = x.shape;
+  return tf.tidy(() => tf.reshape(tf.matMul(tf.reshape(x, [b * h * w, 3]) as tf.Tensor2D, tf.tensor2d(GRAY_WEIGHTS, [3, 1])), [b, h, w, 1]) as tf.Tensor4D);
 }
 
-/** `adjust_brightness`: blend with black. */
+/**
+ * `adjust_brightness`: blend with black, ratio x + (1 - ratio) 0 clamped to [0, 1]: the same value as
+ * clamp(ratio x) (adding a zero, or a negative zero, changes no finite number).
+ */
 export function adjustBrightness(x: tf.Tensor4D, factor: Factors): tf.Tensor4D {
   checkImages(x);
-  return tf.tidy(() => blend(x, tf.zerosLike(x), perSample(factor, x.shape[0])));
+  return tf.tidy(() => tf.clipByValue(tf.mul(perSample(factor, x.shape[0]), x), 0, 1) as tf.Tensor4D);
 }
 
 /** `adjust_contrast`: blend with the mean of the image's grayscale. */
@@ -79,26 +84,33 @@ export function adjustSaturation(x: tf.Tensor4D, factor: Factors): tf.Tensor4D {
   return tf.tidy(() => blend(x, grayscale(x), perSample(factor, x.shape[0])));
 }
 
-/** `_rgb2hsv` (Pillow's algorithm): h, s, v as [B, H, W] each. */
+/**
+ * `_rgb2hsv` (Pillow's algorithm): h, s, v as [B, H, W] each, on the three channel planes (every op
+ * element-wise between tensors of one shape, which tfjs-backend-wasm runs several times faster than a
+ * broadcast over a last axis of 3), with torchvision's float32 arithmetic:
+ *  - its where(maxc == minc, 1, divisor) is divisor + (maxc == minc): cr and the numerators are 0
+ *    exactly where that adds 1;
+ *  - its masks (r holds the maximum; else g; else b) as products of 0/1 planes, each candidate
+ *    multiplied by its mask and the three summed (0 times a finite candidate adds nothing).
+ */
 export function rgbToHsv(x: tf.Tensor4D): [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D] {
   return tf.tidy(() => {
     const [r, g, b] = channels(x);
-    const maxc = tf.max(x, 3);
-    const minc = tf.min(x, 3);
-    const eqc = tf.equal(maxc, minc);
+    const maxc = tf.maximum(tf.maximum(r, g), b);
+    const minc = tf.minimum(tf.minimum(r, g), b);
     const cr = tf.sub(maxc, minc);
-    const ones = tf.onesLike(maxc);
-    const s = tf.div(cr, tf.where(eqc, ones, maxc));
-    const crDivisor = tf.where(eqc, ones, cr);
+    const flat = tf.cast(tf.equal(maxc, minc), 'float32');
+    const s = tf.div(cr, tf.add(maxc, flat));
+    const crDivisor = tf.add(cr, flat);
     const rc = tf.div(tf.sub(maxc, r), crDivisor);
     const gc = tf.div(tf.sub(maxc, g), crDivisor);
     const bc = tf.div(tf.sub(maxc, b), crDivisor);
-    const isR = tf.equal(maxc, r);
-    const isG = tf.logicalAnd(tf.equal(maxc, g), tf.logicalNot(isR));
-    const isB = tf.logicalAnd(tf.logicalNot(tf.equal(maxc, g)), tf.logicalNot(isR));
-    const hr = tf.mul(tf.cast(isR, 'float32'), tf.sub(bc, gc));
-    const hg = tf.mul(tf.cast(isG, 'float32'), tf.sub(tf.add(2, rc), bc));
-    const hb = tf.mul(tf.cast(isB, 'float32'), tf.sub(tf.add(4, gc), rc));
+    const isR = tf.cast(tf.equal(maxc, r), 'float32');
+    const notR = tf.sub(1, isR);
+    const eqG = tf.cast(tf.equal(maxc, g), 'float32');
+    const hr = tf.mul(isR, tf.sub(bc, gc));
+    const hg = tf.mul(tf.mul(eqG, notR), tf.sub(tf.add(rc, 2), bc));
+    const hb = tf.mul(tf.mul(tf.sub(1, eqG), notR), tf.sub(tf.add(gc, 4), rc));
     const h = fract(tf.add(tf.div(tf.add(tf.add(hr, hg), hb), 6), 1));
     return [h as tf.Tensor3D, s as tf.Tensor3D, maxc as tf.Tensor3D];
   });
@@ -115,20 +127,20 @@ function fract(x: tf.Tensor): tf.Tensor {
 /**
  * `_hsv2rgb`: images [B, H, W, 3] from h, s, v. torchvision picks, per pixel, the sector i = floor(6h)
  * and assembles (r, g, b) from v, p = v(1 - s), q = v(1 - sf) and t = v(1 - s(1 - f)) with f = 6h - i.
- * The same values come from one formula for all three channels at once: channel = v (1 - s w) with
+ * The same values come from one formula per channel: channel = v (1 - s w) with
  * w = clamp(a |6h - c| + d, 0, 1), where (a, c, d) is (-1, 3, 2) for r, (1, 2, -1) for g and
  * (1, 4, -1) for b. (In sector 0, 6h = f: r gets w = 0, so v; g gets w = 1 - f, so t; b gets w = 1,
  * so p; and so on around the six sectors.) It differs from torchvision's selection only in float
- * rounding (below 1e-6), with 10 element-wise ops on [B, H, W, 3] instead of 20 selections on each
- * channel and a stack of the three.
+ * rounding (below 1e-6), with a dozen element-wise ops on the planes instead of 20 selections.
  */
 export function hsvToRgb(h: tf.Tensor3D, s: tf.Tensor3D, v: tf.Tensor3D): tf.Tensor4D {
-  const [n, height, width] = h.shape;
-  const column = (t: tf.Tensor3D) => tf.reshape(t, [n, height, width, 1]);
   return tf.tidy(() => {
-    const distance = tf.abs(tf.sub(tf.mul(column(h), 6), tf.tensor1d([3, 2, 4])));
-    const w = tf.clipByValue(tf.add(tf.mul(distance, tf.tensor1d([-1, 1, 1])), tf.tensor1d([2, -1, -1])), 0, 1);
-    return tf.clipByValue(tf.mul(column(v), tf.sub(1, tf.mul(column(s), w))), 0, 1) as tf.Tensor4D;
+    const h6 = tf.mul(h, 6);
+    const plane = (a: number, c: number, d: number) => {
+      const w = tf.clipByValue(tf.add(tf.mul(tf.abs(tf.sub(h6, c)), a), d), 0, 1);
+      return tf.clipByValue(tf.mul(v, tf.sub(1, tf.mul(s, w))), 0, 1) as tf.Tensor3D;
+    };
+    return fromChannels(plane(-1, 3, 2), plane(1, 2, -1), plane(1, 4, -1));
   });
 }
 
