@@ -450,7 +450,8 @@ export async function runBench(options: BenchCommandOptions = {}, progress: Prog
     target('mixaugment separate / vanilla', group.ratios.mixaugmentSeparate, '<=', 2.05),
     target('flip / vanilla', group.ratios.flip, '<=', 1.02),
     ...['cutmix', 'crop', 'color', 'erasing', 'randaugment'].map((name) => target(`${name} / vanilla`, group.variants.find((v) => v.name === name)?.overVanilla ?? null, '<=', 1.05)),
-    target('mixaugment-cutmix / vanilla', group.variants.find((v) => v.name === 'mixaugment-cutmix')?.overVanilla ?? null, '<=', 2.0),
+    // MixAugment's own limit (its floor of two passes of B, plus the mixing): CutMix is only another mix.
+    target('mixaugment-cutmix / vanilla', group.variants.find((v) => v.name === 'mixaugment-cutmix')?.overVanilla ?? null, '<=', 2.05),
     target('fermix vanilla / hand-written', group.ratios.fermixOverHandWritten, '<=', 1.03),
     target('data wait share', group.dataWait.share, '<', 0.05),
     target('tensor growth', group.warmup > 0 ? group.memory.tensorGrowth : null, '==', 0), // without warm-up it counts Adam's slots
