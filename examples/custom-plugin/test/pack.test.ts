@@ -180,7 +180,7 @@ describe.skipIf(SKIP)('publish proof: pack, install in a scratch project, run th
       expect(copiesOf('@fermix/data', path.join(project, 'node_modules'))).toHaveLength(1);
     });
 
-    it('the deprecated @fermix/core/data subpath gives the names that moved to @fermix/data, the same objects', () => {
+    it('the names that moved to @fermix/data: from the deprecated @fermix/core/data subpath (the same objects) and from the @fermix/core root (deprecated, loaded on first use)', () => {
       const script = [
         "const old = await import('@fermix/core/data');",
         "const data = await import('@fermix/data');",
@@ -188,7 +188,28 @@ describe.skipIf(SKIP)('publish proof: pack, install in a scratch project, run th
         "console.log(JSON.stringify({ same: old.alignFace === data.alignFace && old.createImageFolderSource === data.createImageFolderSource && old.DecodePool === data.DecodePool, inCore: 'alignFace' in core }));",
       ].join('\n');
       const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: project, env, encoding: 'utf8' });
-      expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual({ same: true, inCore: false });
+      expect(JSON.parse(out.trim().split('\n').at(-1)!)).toEqual({ same: true, inCore: true });
+
+      // The root, in a program that does not import @fermix/data: ESM, then CJS.
+      const fromRoot = (esm: boolean) =>
+        [
+          esm ? "import { createRafdbSource, parseRafdbLabels, similarityTransform, FER2013_LABELS, DecodePool, DataError } from '@fermix/core';" : "const { createRafdbSource, parseRafdbLabels, similarityTransform, FER2013_LABELS, DecodePool, DataError } = require('@fermix/core');",
+          'const warnings = [];',
+          "process.on('warning', (w) => { if (w.code === 'FERMIX_DEP_CORE_DATA') warnings.push(w.message); });",
+          "createRafdbSource({ root: 'no-such-rafdb' }).splits().catch(async (err) => {",
+          "  const entries = parseRafdbLabels('train_00001.jpg 4\\n', 'labels.txt');",
+          '  const t = similarityTransform([{ x: 0, y: 0 }, { x: 1, y: 0 }], [{ x: 0, y: 0 }, { x: 2, y: 0 }]);',
+          "  const pool = await DecodePool.open({ workers: 0, decoder: 'js' });",
+          '  const isPool = pool instanceof DecodePool;',
+          '  await pool.close();',
+          '  setImmediate(() => console.log(JSON.stringify({ isDataError: err instanceof DataError, entries: entries.length, scale: Math.round(t.a), labels: FER2013_LABELS.length, isPool, warnings: warnings.length })));',
+          '});',
+        ].join('\n');
+      const expected = { isDataError: true, entries: 1, scale: 2, labels: 7, isPool: true, warnings: 4 };
+      for (const esm of [true, false]) {
+        const output = execFileSync(process.execPath, [...(esm ? ['--input-type=module'] : []), '-e', fromRoot(esm)], { cwd: project, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+        expect(JSON.parse(output.trim().split('\n').at(-1)!), esm ? 'ESM' : 'CJS').toEqual(expected);
+      }
     });
 
     const trainConfig = (plugins: string[]) =>

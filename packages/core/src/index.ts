@@ -50,3 +50,5 @@ export { accumulatedGradients, accumulateGradients, microBatchRanges, type Accum
 export { classCounts, balancedClassWeights, balancedOrder } from './data/balance.js';
 export { evaluateSplit, recalibrateBatchNormSplit } from './train/evaluate.js';
 export { encodePng, galleryOfBatch, sampleGallery, writeSampleGallery, type GalleryOptions, type GallerySample, type SampleGallery } from './train/samples.js';
+// Deprecated: the names that moved to @fermix/data, loaded from it on first use (removed in the next minor version).
+export * from './deprecated-data.js';

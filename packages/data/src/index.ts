@@ -3,6 +3,12 @@
  * faces), decoding in worker threads, streaming from disk and five-point face alignment. The
  * interfaces they implement (DataSource, ImageSet, SplitData) are @fermix/core's.
  */
+import { provideDataModule } from '@fermix/core';
+import * as self from './index.js';
+
+// @fermix/core's deprecated re-exports of the names that moved here use this instance (no second load).
+provideDataModule(self);
+
 export { dataFormats, registerDataFormats, type BuiltinDataOptions } from './formats.js';
 export { isFileListSource, type FileListSource, type SplitFiles } from './source.js';
 export { createImageFolderSource, type ImageFolderOptions } from './image-folder.js';
