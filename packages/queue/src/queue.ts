@@ -93,13 +93,20 @@ export class RunQueue {
 
   /** The jobs of a sweep's runs, by run name (runs never enqueued are absent). */
   async jobsOf(sweep: string, runs: string[]): Promise<Map<string, RunJobView>> {
-    const views = await Promise.all(runs.map(async (run) => [run, await this.viewOf(await this.queue.getJob(jobIdOf(sweep, run)))] as const));
+    const views = await Promise.all(runs.map(async (run) => [run, await this.viewOf(jobIdOf(sweep, run))] as const));
     return new Map(views.filter((v): v is readonly [string, RunJobView] => v[1] !== undefined));
   }
 
-  private async viewOf(job: Job<RunJobData> | undefined): Promise<RunJobView | undefined> {
+  /**
+   * The state first, then the job's fields: read the other way round, a job that failed its last
+   * attempt in between showed state 'failed' with the previous attempt's count and reason. Fields
+   * read after a final state (completed, failed) are final.
+   */
+  private async viewOf(id: string): Promise<RunJobView | undefined> {
+    const state = await this.queue.getJobState(id);
+    if (state === 'unknown') return undefined;
+    const job: Job<RunJobData> | undefined = await this.queue.getJob(id);
     if (!job?.id) return undefined;
-    const state = await job.getState();
     const progress = typeof job.progress === 'object' && job.progress !== null ? (job.progress as { epoch?: number; epochs?: number }) : {};
     return {
       id: job.id,
