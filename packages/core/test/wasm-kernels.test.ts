@@ -111,10 +111,10 @@ function outShapeDilated(xShape: number[], k: number, p: 'same' | 'valid', chann
 }
 
 describe('registerWasmTrainingKernels', () => {
-  it('registers the four missing kernels plus the MaxPoolGrad, Conv2DBackpropInput, GatherV2, Identity, Cast, Mean and FusedBatchNorm replacements once (idempotent)', () => {
+  it('registers the four missing kernels plus the MaxPoolGrad, Conv2DBackpropInput, GatherV2, Reverse, Identity, Cast, Mean and FusedBatchNorm replacements once (idempotent)', () => {
     const names = [
       'Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput',
-      'UnsortedSegmentSum', 'MaxPoolGrad', 'Conv2DBackpropInput', 'GatherV2', 'Identity', 'Cast', 'Mean', 'FusedBatchNorm',
+      'UnsortedSegmentSum', 'MaxPoolGrad', 'Conv2DBackpropInput', 'GatherV2', 'Reverse', 'Identity', 'Cast', 'Mean', 'FusedBatchNorm',
     ];
     for (const n of names) expect(tf.getKernel(n, 'wasm'), n).toBeDefined();
     // Already registered by initWasmBackend().
@@ -157,6 +157,26 @@ describe('Conv2D gradients on wasm (Conv2DBackpropFilter, Conv2DBackpropInput)',
           conv2dGrads([2, 9, 11, 3], [3, 3, 3, 5], s, pad, 900 + i * 10 + s),
         );
       }
+    }
+  });
+
+  it('the input gradient of strided convolutions (one stride-1 convolution per residue class) equals cpu for strides 3 and (2, 1), kernels smaller than the stride, and 64+ channels', async () => {
+    const cases: Array<{ x: number[]; f: number[]; s: number | [number, number]; p: Pad }> = [
+      { x: [2, 10, 11, 3], f: [3, 3, 3, 4], s: 3, p: 'same' },
+      { x: [2, 10, 11, 3], f: [5, 4, 3, 4], s: 3, p: 'valid' },
+      { x: [1, 9, 8, 2], f: [3, 3, 2, 3], s: [2, 1], p: 'same' },
+      { x: [1, 9, 8, 2], f: [2, 2, 2, 3], s: [1, 3], p: [[0, 0], [1, 0], [0, 2], [0, 0]] },
+      { x: [2, 7, 7, 4], f: [1, 1, 4, 6], s: 3, p: 'valid' },
+      { x: [2, 8, 8, 64], f: [3, 3, 64, 70], s: 2, p: 'same' },
+    ];
+    for (const [i, c] of cases.entries()) {
+      await expectSameOnBothBackends(`conv2d x=[${c.x}] f=[${c.f}] s=${JSON.stringify(c.s)} ${JSON.stringify(c.p)}`, () => {
+        const x = tf.tensor4d(rand(size(c.x), 950 + i), c.x as [number, number, number, number]);
+        const f = tf.tensor4d(rand(size(c.f), 960 + i), c.f as [number, number, number, number]);
+        const yShape = tf.conv2d(x, f, c.s, c.p).shape;
+        const r = tf.tensor(rand(size(yShape), 970 + i), yShape);
+        return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.p), r)))([x, f]);
+      });
     }
   });
 
@@ -445,6 +465,41 @@ describe('GatherV2, Identity and Cast on wasm (replacements)', () => {
     next.dispose();
     expect(Array.from(v.dataSync())).toEqual([4, 5, 6]);
     v.dispose();
+  });
+});
+
+describe('Reverse on wasm (replacement)', () => {
+  it('reverses any set of axes equal to cpu, for float32, int32 and bool, short and long runs', async () => {
+    const shapes: number[][] = [[7], [3, 5], [3, 3, 4, 70], [2, 3, 1, 5], [4, 2, 3, 2, 3]];
+    for (const shape of shapes) {
+      const n = size(shape);
+      const axesSets = [[0], [shape.length - 1], shape.map((_, a) => a), shape.length > 2 ? [0, 1] : [0], shape.length > 2 ? [1, shape.length - 1] : [-1]];
+      for (const dims of axesSets) {
+        await expectSameOnBothBackends(`reverse [${shape}] on [${dims}]`, () => {
+          const x = tf.tensor(rand(n, n + dims.length), shape);
+          return [
+            tf.reverse(x, dims),
+            tf.cast(tf.reverse(tf.cast(tf.mul(x, 1000), 'int32'), dims), 'float32'),
+            tf.cast(tf.reverse(tf.greater(x, 0), dims), 'float32'),
+          ];
+        });
+      }
+    }
+  });
+
+  it('reversing only axes of size 1 (or a scalar) shares the input buffer and stays valid after the input is disposed', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor3d([1, 2, 3], [1, 3, 1]);
+    const before = wasmDataIds();
+    const r = tf.reverse(x, [0, 2]);
+    expect(wasmDataIds()).toBe(before);
+    x.dispose();
+    expect(Array.from(r.dataSync())).toEqual([1, 2, 3]);
+    r.dispose();
+    const s = tf.scalar(4);
+    const rs = tf.reverse(s);
+    expect(rs.dataSync()[0]).toBe(4);
+    tf.dispose([s, rs]);
   });
 });
 

@@ -27,7 +27,7 @@
  *  - MaxPoolGrad (replacement, see `registerWasmTrainingKernels`): argmax scan over the wasm heap in
  *    JS, as the wasm backend's own Slice/Cast/Fill kernels do, matching the cpu backend exactly
  *    (first maximum of each window wins, values <= 0 included).
- *  - GatherV2, Identity, Cast (replacements, for speed): row copies instead of per-element strides;
+ *  - GatherV2, Reverse, Identity, Cast (replacements, for speed): row copies instead of per-element strides;
  *    Identity and same-dtype Cast share the input's buffer (reference-counted) as the cpu backend does.
  * Every intermediate is released with `backend.disposeData`; only the returned TensorInfo survives.
  */
@@ -368,6 +368,104 @@ function transposedConvolution(
   return s.slice(z, [0, Math.max(-top, 0), Math.max(-left, 0), 0], [N, H, W, z.shape[3]]);
 }
 
+/** Where one residue class r of an axis (rows s*a + r of dx) takes its taps and dy rows from. */
+interface SubGridAxis {
+  /** Taps of the filter along the axis, in the order the stride-1 convolution uses them (reversed). */
+  taps: number[];
+  /** dx rows in the class: ceil((size - r) / s). */
+  rows: number;
+  /** Padding before dy (negative: rows of the convolution's output to skip) and after. */
+  before: number;
+  after: number;
+}
+
+/**
+ * For rows h = s*a + r of dx, the taps k with k = (h + pad) mod s meet dy row (h + pad - k) / s, so
+ * dx[s*a + r] = sum over j of dy[a + q - j] W[s*j + c] with c = (r + pad) mod s and q = floor((r + pad) / s):
+ * a stride-1 correlation of dy with the taps c, c+s, ... in reversed order, offset by J - 1 - q.
+ */
+function subGridAxis(r: number, s: number, k: number, pad: number, size: number, dyRows: number): SubGridAxis {
+  const c = (r + pad) % s;
+  const J = c < k ? Math.ceil((k - c) / s) : 0;
+  const q = Math.floor((r + pad) / s);
+  const rows = r < size ? Math.ceil((size - r) / s) : 0;
+  const taps = Array.from({ length: J }, (_, j) => s * (J - 1 - j) + c);
+  const before = J - 1 - q;
+  return { taps, rows, before, after: rows - dyRows - before + J - 1 };
+}
+
+/**
+ * The input gradient of a strided convolution (dilation 1) as s_h x s_w stride-1 convolutions, one
+ * per residue class of dx's rows and columns, each with the filter taps that reach that class
+ * (the "sub-pixel" decomposition of a transposed convolution). It multiplies no inserted zeros: the
+ * zero-dilated formulation does s_h*s_w times the work (4x for ResNet's stride-2 layers). The
+ * classes are interleaved into dx with row copies.
+ */
+function subPixelInputGradient(s: WasmScope, dy: TensorInfo, filter: TensorInfo, info: backend_util.Conv2DInfo, [N, H, W]: number[]): TensorInfo {
+  const [KH, KW, Ci, Co] = filter.shape;
+  const [, OH, OW] = dy.shape;
+  const sh = info.strideHeight;
+  const sw = info.strideWidth;
+  const swapped = s.reshape(s.transpose(filter, [0, 1, 3, 2]), [KH, KW, Co * Ci]); // [KH, KW, Co*Ci]
+  const parts: { rh: number; rw: number; t: TensorInfo | null; rows: number; cols: number; skipRows: number; skipCols: number }[] = [];
+  const indices = (list: number[]): TensorInfo => {
+    const t = s.track(s.backend.makeOutput([list.length], 'int32'));
+    (s.backend.typedArrayFromHeap(t) as Int32Array).set(list);
+    return t;
+  };
+  for (let rh = 0; rh < sh; rh++) {
+    const ah = subGridAxis(rh, sh, KH, info.padInfo.top, H, OH);
+    for (let rw = 0; rw < sw; rw++) {
+      const aw = subGridAxis(rw, sw, KW, info.padInfo.left, W, OW);
+      const empty = ah.rows === 0 || aw.rows === 0;
+      const convRows = OH + Math.max(ah.before, 0) + Math.max(ah.after, 0) - ah.taps.length + 1;
+      const convCols = OW + Math.max(aw.before, 0) + Math.max(aw.after, 0) - aw.taps.length + 1;
+      if (empty || ah.taps.length === 0 || aw.taps.length === 0 || convRows <= 0 || convCols <= 0) {
+        parts.push({ rh, rw, t: null, rows: ah.rows, cols: aw.rows, skipRows: 0, skipCols: 0 });
+        continue;
+      }
+      const byRow = s.run(GatherV2, { x: swapped, indices: indices(ah.taps) }, { axis: 0, batchDims: 0 });
+      const sub = s.reshape(s.run(GatherV2, { x: byRow, indices: indices(aw.taps) }, { axis: 1, batchDims: 0 }), [ah.taps.length, aw.taps.length, Co, Ci]);
+      const t = s.run(Conv2D, { x: dy, filter: sub }, {
+        strides: [1, 1],
+        dilations: [1, 1],
+        pad: [[0, 0], [Math.max(ah.before, 0), Math.max(ah.after, 0)], [Math.max(aw.before, 0), Math.max(aw.after, 0)], [0, 0]],
+        dataFormat: 'NHWC',
+      }); // [N, >= rows, >= cols, Ci]
+      parts.push({ rh, rw, t, rows: ah.rows, cols: aw.rows, skipRows: Math.max(-ah.before, 0), skipCols: Math.max(-aw.before, 0) });
+    }
+  }
+  const out = s.track(s.backend.makeOutput([N, H, W, Ci], 'float32'));
+  // Views after every allocation (which may grow and detach the heap); float32 copied as Int32 bits.
+  const ov = asInt32(s.backend.typedArrayFromHeap(out));
+  for (const p of parts) {
+    if (p.t == null) {
+      for (let n = 0; n < N; n++) for (let a = 0; a < p.rows; a++) for (let b = 0; b < p.cols; b++) {
+        const o = ((n * H + sh * a + p.rh) * W + sw * b + p.rw) * Ci;
+        ov.fill(0, o, o + Ci);
+      }
+      continue;
+    }
+    const tv = asInt32(s.backend.typedArrayFromHeap(p.t));
+    const [, TH, TW] = p.t.shape;
+    for (let n = 0; n < N; n++) for (let a = 0; a < p.rows; a++) {
+      const srcRow = (n * TH + a + p.skipRows) * TW + p.skipCols;
+      const dstRow = (n * H + sh * a + p.rh) * W + p.rw;
+      for (let b = 0; b < p.cols; b++) {
+        const src = (srcRow + b) * Ci;
+        const dst = (dstRow + sw * b) * Ci;
+        if (Ci >= 64) ov.set(tv.subarray(src, src + Ci), dst);
+        else for (let c = 0; c < Ci; c++) ov[dst + c] = tv[src + c];
+      }
+    }
+  }
+  return out;
+}
+
+function asInt32(v: Float32Array | Int32Array | Uint8Array): Int32Array {
+  return v instanceof Int32Array ? v : new Int32Array(v.buffer, v.byteOffset, v.byteLength / 4);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Conv2DBackpropInput (replacement, see `registerWasmTrainingKernels`)
 // ---------------------------------------------------------------------------------------------
@@ -388,6 +486,9 @@ const conv2DBackpropInputWasm: KernelFunc = (args) => {
   const [, OH, OW] = dy.shape;
   return withScope(backend, (s) => {
     if (N * OH * OW === 0 || util.sizeFromShape(inputShape) === 0) return s.zeros(inputShape);
+    if ((info.strideHeight > 1 || info.strideWidth > 1) && info.dilationHeight === 1 && info.dilationWidth === 1) {
+      return subPixelInputGradient(s, dy, filter, info, [N, H, W]);
+    }
     // [KH,KW,Ci,Co] -> flipped, in/out swapped: [KH,KW,Co,Ci].
     const flipped = s.transpose(s.run(Reverse, { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]);
     return transposedConvolution(s, dy, flipped, info, [N, H, W], false);
@@ -681,6 +782,75 @@ function gatherSlices8(ov: Uint8Array, xv: Uint8Array, idx: Int32Array, outerSiz
 }
 
 // ---------------------------------------------------------------------------------------------
+// Reverse (replacement): contiguous runs copied in reversed order
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Reverses along `dims` by copying the contiguous runs after the last reversed axis, in reversed
+ * order: reversing a [3, 3, 512, 512] filter's spatial axes (every Conv2DBackpropInput does) is 9
+ * block copies. The stock kernel's C++ addresses every element through its coordinates: 66 ms for
+ * that filter on one thread and 127 ms on two (ResNet-18's input gradients spent ~30 % of their time
+ * in it); about 1 ms here. Exact for every dtype it handles (a copy); complex64 and strings go to
+ * the stock kernel.
+ */
+const reverseWasm: KernelFunc = (args) => {
+  const { inputs, backend, attrs } = args;
+  const { x } = inputs as { x: TensorInfo };
+  const { dims } = attrs as unknown as { dims: number | number[] };
+  const stockReverse = stock(Reverse);
+  if (x.dtype === 'string' || x.dtype === 'complex64') {
+    if (stockReverse == null) throw new Error('Reverse on the wasm backend: the stock kernel is missing');
+    return stockReverse.kernelFunc(args);
+  }
+  const shape = x.shape;
+  const axes = x.shape.length === 0 ? [] : util.parseAxisParam(dims, shape).filter((a) => shape[a] > 1);
+  if (axes.length === 0 || util.sizeFromShape(shape) === 0) return shareBuffer(backend, x);
+  const b = backend as WasmBackendLike;
+  const last = Math.max(...axes);
+  const run = util.sizeFromShape(shape.slice(last + 1));
+  const outer = shape.slice(0, last + 1);
+  const reversed = outer.map((_, a) => axes.includes(a));
+  const out = b.makeOutput([...shape], x.dtype);
+  // Views after the allocation (which may grow and detach the heap); 4-byte elements as Int32 bits.
+  const xv = b.typedArrayFromHeap(x);
+  const ov = b.typedArrayFromHeap(out);
+  if (xv.BYTES_PER_ELEMENT === 4) {
+    reverseRuns(new Int32Array(ov.buffer, ov.byteOffset, ov.length), new Int32Array(xv.buffer, xv.byteOffset, xv.length), outer, reversed, run);
+  } else {
+    reverseRuns(ov as Uint8Array, xv as Uint8Array, outer, reversed, run);
+  }
+  return out;
+};
+
+/** Copies `xv` to `ov` with the axes of `outer` flagged in `reversed` reversed; each index of `outer` addresses a run of `run` elements. */
+function reverseRuns<T extends Int32Array | Uint8Array>(ov: T, xv: T, outer: number[], reversed: boolean[], run: number): void {
+  const rank = outer.length;
+  const strides = new Array<number>(rank); // in elements
+  strides[rank - 1] = run;
+  for (let a = rank - 2; a >= 0; a--) strides[a] = strides[a + 1] * outer[a + 1];
+  const walk = (axis: number, src: number, dst: number): void => {
+    const n = outer[axis];
+    const stride = strides[axis];
+    const rev = reversed[axis];
+    if (axis < rank - 1) {
+      for (let i = 0; i < n; i++) walk(axis + 1, src + (rev ? n - 1 - i : i) * stride, dst + i * stride);
+    } else if (run >= 64) {
+      for (let i = 0; i < n; i++) {
+        const s = src + (rev ? n - 1 - i : i) * run;
+        ov.set(xv.subarray(s, s + run) as never, dst + i * run);
+      }
+    } else {
+      for (let i = 0; i < n; i++) {
+        const s = src + (rev ? n - 1 - i : i) * run;
+        const d = dst + i * run;
+        for (let k = 0; k < run; k++) ov[d + k] = xv[s + k];
+      }
+    }
+  };
+  walk(0, 0, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Identity and same-dtype Cast (replacements): share the buffer instead of copying it
 // ---------------------------------------------------------------------------------------------
 
@@ -797,6 +967,7 @@ export function registerWasmTrainingKernels(): string[] {
   // faster); its setupFunc is kept so its kernelFunc still serves NCHW.
   replaceStock(Conv2DBackpropInput, conv2DBackpropInputWasm, registered);
   replaceStock(GatherV2, gatherV2Wasm, registered);
+  replaceStock(Reverse, reverseWasm, registered);
   // Buffer-sharing Identity and same-dtype Cast; the stock kernels are kept for the other cases.
   replaceStock(Identity, identityWasm, registered);
   replaceStock(Cast, castWasm, registered);
