@@ -22,7 +22,7 @@ differ:
   - 'same' padding of a stride-2 convolution pads TensorFlow-style (the extra row/column at the
     bottom/right) with an explicit F.pad when the padding is asymmetric.
   - Kernels Glorot-uniform (fermix's initializeKernels), biases 0, BN gamma 1 / beta 0.
-  - Adam(lr=1e-3, betas 0.9/0.999, eps=1e-7: tf.train.adam's epsilon is the backend's 1e-7).
+  - Adam(lr=1e-3, betas 0.9/0.999, eps=1e-8): torch's defaults, which fermix's `adam` optimizer (the step server's) also uses.
   - Loss: fermix takes softmax probabilities, clips them to [1e-7, 1 - 1e-7] and averages the
     categorical cross-entropy against one-hot targets; here F.cross_entropy on the logits with
     class indices (same maths, without the clipping, which only matters for p < 1e-7).
@@ -221,7 +221,7 @@ def setup(req, st):
     x = torch.rand(batch, 3, size, size).contiguous(memory_format=torch.channels_last)
     y = torch.arange(batch) % classes  # class indices: one-hot label i % classes
     st.model, st.x, st.y = model, x, y
-    st.opt = torch.optim.Adam(model.parameters(), lr=float(req.get('lr', 1e-3)), betas=(0.9, 0.999), eps=1e-7)
+    st.opt = torch.optim.Adam(model.parameters(), lr=float(req.get('lr', 1e-3)), betas=(0.9, 0.999), eps=1e-8)
     params, trainable = count_params(model)
     return {'ok': True, 'params': params, 'trainable': trainable}
 

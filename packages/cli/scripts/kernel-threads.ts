@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { registerBackbones } from '@fermix/backbones';
-import { BackboneRegistry, basePlan, buildModel, createMemoryLogger, createTrainStep, initializeKernels, Rng, selectBackend } from '@fermix/core';
+import { BackboneRegistry, basePlan, buildModel, createMemoryLogger, createOptimizer, createTrainStep, initializeKernels, Rng, selectBackend } from '@fermix/core';
 
 const threads = Number(process.argv[2] ?? 1);
 const steps = Number(process.argv[3] ?? 5);
@@ -15,7 +15,7 @@ await selectBackend('wasm', createMemoryLogger(), { threads });
 const registry = registerBackbones(new BackboneRegistry());
 const net = buildModel(basePlan({ backbone: modelName, imageSize: size, numClasses: 7 }), registry);
 initializeKernels(net, new Rng(1));
-const optimizer = tf.train.adam(1e-3);
+const optimizer = createOptimizer({ name: 'adam', lr: 1e-3 });
 const step = createTrainStep({ model: net, optimizer });
 const x = tf.randomUniform([32, size, size, 3]);
 const y = tf.cast(tf.oneHot(tf.tensor1d(Array.from({ length: 32 }, (_, i) => i % 7), 'int32'), 7), 'float32');

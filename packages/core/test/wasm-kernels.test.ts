@@ -144,9 +144,12 @@ describe('Conv2D gradients on wasm (Conv2DBackpropFilter, Conv2DBackpropInput)',
     }
   });
 
-  it('conv2d gradients equal cpu for wide layers (128 -> 64 and 512 -> 8 channels)', async () => {
+  it('conv2d gradients equal cpu for wide layers (128 -> 64, 512 -> 8 and 130 -> 129 channels)', async () => {
     await expectSameOnBothBackends('conv2d 128->64', conv2dGrads([2, 6, 5, 128], [3, 3, 128, 64], 1, 'same', 300));
     await expectSameOnBothBackends('conv2d 512->8', conv2dGrads([1, 5, 5, 512], [3, 3, 512, 8], 2, 'valid', 310));
+    // Filters of 128 x 128 and more are flipped and transposed in 32 x 32 tiles (sizes that are no multiple of 32 too).
+    await expectSameOnBothBackends('conv2d 130->129 stride 1', conv2dGrads([1, 4, 5, 130], [3, 3, 130, 129], 1, 'same', 320));
+    await expectSameOnBothBackends('conv2d 130->129 stride 2', conv2dGrads([1, 5, 4, 130], [3, 2, 130, 129], 2, 'same', 330));
   });
 
   it('conv2d gradients equal cpu for numeric and asymmetric explicit padding', async () => {

@@ -30,6 +30,7 @@ import {
   basePlan,
   buildModel,
   createMemoryLogger,
+  createOptimizer,
   createTrainStep,
   initializeKernels,
   Rng,
@@ -134,7 +135,8 @@ export async function serveSteps(options: { backend?: BackendName; threads?: Thr
         const classes = req.classes ?? 7;
         const net = buildModel(basePlan({ backbone: req.model ?? 'small-cnn', imageSize: size, numClasses: classes }), registry);
         initializeKernels(net, new Rng(req.seed ?? 1));
-        const optimizer = tf.train.adam(1e-3);
+        // The optimizer `fermix train` makes for `optimizer: { name: adam, lr: 0.001 }` (torch.optim.Adam's rule, as the anchor's PyTorch side).
+        const optimizer = createOptimizer({ name: 'adam', lr: 1e-3 });
         const rng = new Rng(req.seed ?? 1);
         const pixels = req.images ? decodeImages(req.images, batch * size * size * 3) : Float32Array.from({ length: batch * size * size * 3 }, () => rng.uniform());
         const labels = req.labels ?? Array.from({ length: batch }, (_, i) => i % classes);
