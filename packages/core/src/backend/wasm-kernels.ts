@@ -891,71 +891,6 @@ function reverseRuns<T extends Int32Array | Uint8Array>(ov: T, xv: T, outer: num
 }
 
 // ---------------------------------------------------------------------------------------------
-// FermixAdamUpdate: one pass of Adam / AdamW over a variable (fermix's optimizers.ts)
-// ---------------------------------------------------------------------------------------------
-
-/** The kernel fermix's Adam and AdamW call on wasm; attrs as in `AdamUpdateAttrs`. */
-export const ADAM_UPDATE_KERNEL = 'FermixAdamUpdate';
-
-/** Scalars of one Adam step; each is rounded to float32 as a tfjs scalar operand would be. */
-export interface AdamUpdateAttrs {
-  beta1: number;
-  beta2: number;
-  eps: number;
-  /** lr / (1 - beta1^t) */
-  stepSize: number;
-  /** sqrt(1 - beta2^t) */
-  correction2: number;
-  /** L2 weight decay added to the gradient (0: none). */
-  l2: number;
-  /** Decoupled decay: p is first multiplied by this (1: none). */
-  shrink: number;
-}
-
-/**
- * p, m, v -> p', m', v' in one pass over the wasm heap instead of 13 kernels (each a pass over
- * memory; ResNet-18's 11M parameters made them ~100 ms of every step, on one thread). Every
- * operation is rounded to float32 in the order the tfjs ops of `Adam.update` apply them (XNNPACK's
- * wasm kernels are correctly rounded and use no fused multiply-add), so the result is bit-identical
- * to the ops; a test holds it to that.
- */
-const adamUpdateWasm: KernelFunc = ({ inputs, backend, attrs }) => {
-  const { p, g, m, v } = inputs as { p: TensorInfo; g: TensorInfo; m: TensorInfo; v: TensorInfo };
-  const a = attrs as unknown as AdamUpdateAttrs;
-  for (const t of [p, g, m, v]) {
-    if (t.dtype !== 'float32' || !util.arraysEqual(t.shape, p.shape)) throw new Error(`${ADAM_UPDATE_KERNEL}: p, g, m and v must be float32 tensors of one shape`);
-  }
-  const b = backend as WasmBackendLike;
-  const outs = [b.makeOutput([...p.shape], 'float32'), b.makeOutput([...p.shape], 'float32'), b.makeOutput([...p.shape], 'float32')];
-  const f = Math.fround;
-  const [P, G, M, V, PO, MO, VO] = [p, g, m, v, ...outs].map((t) => b.typedArrayFromHeap(t) as Float32Array);
-  adamPass(P, G, M, V, PO, MO, VO, f(a.beta1), f(1 - a.beta1), f(a.beta2), f(1 - a.beta2), f(a.eps), f(a.stepSize), f(a.correction2), f(a.l2), f(a.shrink));
-  return outs;
-};
-
-function adamPass(
-  P: Float32Array, G: Float32Array, M: Float32Array, V: Float32Array, PO: Float32Array, MO: Float32Array, VO: Float32Array,
-  b1: number, c1: number, b2: number, c2: number, eps: number, stepSize: number, correction2: number, l2: number, shrink: number,
-): void {
-  const f = Math.fround;
-  const n = P.length;
-  const decayed = l2 !== 0;
-  const shrunk = shrink !== 1;
-  for (let i = 0; i < n; i++) {
-    const p0 = P[i];
-    let g = G[i];
-    if (decayed) g = f(g + f(p0 * l2));
-    const p = shrunk ? f(p0 * shrink) : p0;
-    const m = f(f(M[i] * b1) + f(g * c1));
-    const v = f(f(V[i] * b2) + f(f(g * g) * c2));
-    const denom = f(f(f(Math.sqrt(v)) / correction2) + eps);
-    MO[i] = m;
-    VO[i] = v;
-    PO[i] = f(p - f(f(m / denom) * stepSize));
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Identity and same-dtype Cast (replacements): share the buffer instead of copying it
 // ---------------------------------------------------------------------------------------------
 
@@ -1033,7 +968,6 @@ const MISSING_KERNELS: KernelConfig[] = [
   { kernelName: DepthwiseConv2dNativeBackpropFilter, backendName: BACKEND, kernelFunc: depthwiseBackpropFilterWasm },
   { kernelName: DepthwiseConv2dNativeBackpropInput, backendName: BACKEND, kernelFunc: depthwiseBackpropInputWasm },
   { kernelName: UnsortedSegmentSum, backendName: BACKEND, kernelFunc: unsortedSegmentSumWasm },
-  { kernelName: ADAM_UPDATE_KERNEL, backendName: BACKEND, kernelFunc: adamUpdateWasm },
 ];
 
 /** The package's own kernels that fermix's replacements fall back to (NCHW, strings, other axes...). */

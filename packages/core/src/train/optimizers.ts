@@ -12,7 +12,6 @@
  * like tfjs's own, and `learningRate` is a plain field a schedule sets before each step.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ADAM_UPDATE_KERNEL, type AdamUpdateAttrs } from '../backend/wasm-kernels.js';
 
 type NamedTensor = { name: string; tensor: tf.Tensor };
 
@@ -57,12 +56,6 @@ export abstract class FermixOptimizer extends tf.Optimizer {
   decays: ((variable: tf.Variable) => boolean) | null = null;
   /** Names of variables this step must not touch (frozen); null: none. */
   skip: Set<string> | null = null;
-  /**
-   * Whether the update may run as one fused kernel where the backend has one (fermix registers
-   * Adam's on wasm: one pass over memory instead of a dozen kernels). The numbers are the same
-   * bit for bit; false runs tfjs ops.
-   */
-  fused = true;
   private readonly slots: Record<string, Slot[]> = {};
 
   protected constructor(
@@ -171,25 +164,6 @@ export class Adam extends FermixOptimizer {
     return false;
   }
   protected update(value: tf.Variable, gradient: tf.Tensor, slots: Record<string, tf.Variable>, decay: number, t: number): void {
-    // Bias corrections in float64, as PyTorch computes them in Python.
-    const stepSize = this.learningRate / (1 - this.beta1 ** t);
-    const correction2 = Math.sqrt(1 - this.beta2 ** t);
-    if (this.fused && hasKernel(ADAM_UPDATE_KERNEL) && value.dtype === 'float32' && gradient.dtype === 'float32') {
-      const attrs: AdamUpdateAttrs = {
-        beta1: this.beta1,
-        beta2: this.beta2,
-        eps: this.eps,
-        stepSize,
-        correction2,
-        l2: decay > 0 && !this.decoupled ? decay : 0,
-        shrink: decay > 0 && this.decoupled ? 1 - this.learningRate * decay : 1,
-      };
-      const [p, m, v] = tf.engine().runKernel(ADAM_UPDATE_KERNEL, { p: value, g: gradient, m: slots.m, v: slots.v }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
-      slots.m.assign(m);
-      slots.v.assign(v);
-      value.assign(p);
-      return;
-    }
     let g = gradient;
     let p: tf.Tensor = value;
     if (decay > 0 && this.decoupled) p = tf.mul(value, 1 - this.learningRate * decay);
@@ -198,6 +172,9 @@ export class Adam extends FermixOptimizer {
     const v = tf.add(tf.mul(slots.v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));
     slots.m.assign(m);
     slots.v.assign(v);
+    // Bias corrections in float64, as PyTorch computes them in Python.
+    const stepSize = this.learningRate / (1 - this.beta1 ** t);
+    const correction2 = Math.sqrt(1 - this.beta2 ** t);
     const denom = tf.add(tf.div(tf.sqrt(v), correction2), this.eps);
     value.assign(tf.sub(p, tf.mul(tf.div(m, denom), stepSize)));
   }
@@ -258,11 +235,6 @@ export class RMSprop extends FermixOptimizer {
 }
 
 for (const cls of [SGD, Adam, AdamW, RMSprop]) tf.serialization.registerClass(cls as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>);
-
-/** Whether the current backend has a kernel of that name (fermix's fused updates are registered for wasm). */
-function hasKernel(name: string): boolean {
-  return tf.getKernel(name, tf.getBackend()) != null;
-}
 
 /** timm's split: rank-1 variables (biases, batch-norm gamma and beta) take no weight decay. */
 export function decaysUnlessNormOrBias(variable: tf.Variable): boolean {
