@@ -2,7 +2,7 @@ export type { FinishedRun, RunCollection, RunSettings, UnfinishedRun } from './t
 export { ReportError } from './errors.js';
 export { findRunFolders } from './discover.js';
 export { collectRuns, type CollectOptions } from './collect.js';
-export { methodName, pluginEntry, runSettings, shortPluginName, PLUGIN_DEFAULTS, type PluginDefaults } from './settings.js';
+export { methodName, methodPart, pluginEntry, runSettings, shortPluginName, PLUGIN_DEFAULTS, type PluginDefaults } from './settings.js';
 export { drawnSummary, parseSamples, topClasses, type SamplesFile } from './samples.js';
 export { mean, sampleStd, summarize, type MetricSummary } from './stats.js';
 export { bestRow, bestRowPerMethod, compareMethods, extraKeys, groupRows, PAPER_METHODS, type AblationRow, type ExtraKey } from './rows.js';

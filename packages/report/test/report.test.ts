@@ -193,6 +193,23 @@ describe('writeReport', () => {
     expect(runs[13]).toBe(`${UNFINISHED_DIR},unfinished,mixup,0.2,0.5,3,small-cnn,0.001,adam,constant,,,,,,,"no metrics.json (still running, interrupted or failed)"`);
   });
 
+  it('runs whose plugins differ in an option other than alpha (mixaugment with mix: cutmix) become rows of their own; an option written at its default does not split a row', () => {
+    const root = fixture();
+    addRun(root, 'runs/mixaugment-cutmix-s1', { seed: 1, plugins: '\n  - mixaugment: { mix: cutmix, alpha: 1 }', acc: 0.6, f1: 0.5, avg: 0.4 });
+    addRun(root, 'runs/mixaugment-cutmix-s2', { seed: 2, plugins: '\n  - mixaugment: { mix: cutmix, alpha: 1, forward: separate }', acc: 0.62, f1: 0.5, avg: 0.4 });
+    addRun(root, 'runs/mixaugment-joint-s1', { seed: 1, plugins: '\n  - mixaugment: { forward: joint }', acc: 0.7, f1: 0.6, avg: 0.5 });
+    addRun(root, 'runs/mixaugment-explicit-s9', { seed: 9, plugins: '\n  - mixaugment: { mix: mixup, alpha: 0.1 }\n  - dropout', acc: 0.85, f1: 0.77, avg: 0.7 });
+    const report = buildReport(collectRuns(root));
+    const rows = report.ablation.rows.map((r) => [r.method, r.alpha, r.dropout, r.runs.length]);
+    expect(rows).toContainEqual(['mixaugment(mix=cutmix)', 1, null, 2]);
+    expect(rows).toContainEqual(['mixaugment(forward=joint)', 0.1, null, 1]);
+    // `mix: mixup, alpha: 0.1` is the default: the same row as `- mixaugment` with dropout (extra-mixaugment).
+    expect(rows).toContainEqual(['mixaugment', 0.1, 0.5, 2]);
+    // The paper's Table 3 keeps only MixAugment with mixup.
+    expect(report.table3.rows.map((r) => r.method)).not.toContain('mixaugment(mix=cutmix)');
+    expect(renderMarkdown(report)).toContain('mixaugment(mix=cutmix)');
+  });
+
   it('runs of another backbone become rows of their own with a backbone column', () => {
     const root = fixture();
     addRun(root, 'runs/vanilla-resnet18-s1', { seed: 1, plugins: ' []', acc: 0.9, f1: 0.8, avg: 0.7, backbone: 'resnet18' });
