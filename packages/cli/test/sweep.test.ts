@@ -212,6 +212,21 @@ describe('fermix sweep', () => {
     expect(() => parseGpus('cuda:0')).toThrow(/--gpus expects device indices separated by commas, e\.g\. --gpus 0,1 \(found "cuda:0"\)/);
   });
 
+  it('a run whose process cannot start is recorded as failed with the reason, frees its slot, and the sweep goes on to the end', async () => {
+    const dir = project({ 'base.yaml': baseConfig(1, 2), 's.yaml': 'base: base.yaml\ngrid:\n  seed: [1, 2, 3]\n' });
+    const sweep = readSweepFile(path.join(dir, 's.yaml'));
+    const missing = path.join(dir, 'no-such-train-command');
+    const result = await runSweep({ sweep, out: path.join(dir, 'out'), parallel: 2, logger: createMemoryLogger(), trainCommand: [missing] }, () => false);
+    expect(result.failed.map((r) => r.name)).toEqual(sweep.runs.map((r) => r.name));
+    for (const r of result.failed) {
+      expect(r.error).toContain(`could not start ${JSON.stringify(missing)}`);
+      expect(r.error).toContain('ENOENT');
+    }
+    const state = JSON.parse(readFileSync(path.join(dir, 'out', 'sweep.json'), 'utf8')) as { runs: { status: string }[] };
+    expect(state.runs.map((r) => r.status)).toEqual(['failed', 'failed', 'failed']);
+    for (const r of sweep.runs) expect(existsSync(path.join(dir, 'out', 'runs', r.name, '.pid'))).toBe(false);
+  });
+
   it('each run\'s process receives TF_FORCE_GPU_ALLOW_GROWTH, and with --gpus a device no other run at the same time has', async () => {
     // A stand-in for `fermix train`: records its environment and its time span, writes metrics.json.
     const dir = project({
