@@ -38,7 +38,16 @@ export interface FetchWeightsOptions {
   baseUrl?: string;
   logger?: WeightsLogger;
   onProgress?: (progress: DownloadProgress) => void;
+  /**
+   * A lock whose holder has written nothing (neither the lock nor the `.part` file) for this long
+   * is taken over, with a warning: its process may have died and its pid been reused, or it hangs.
+   * Default 10 minutes.
+   */
+  staleLockMs?: number;
 }
+
+/** How long a lock may go without a write before it is taken over (see `staleLockMs`). */
+export const STALE_LOCK_MS = 10 * 60 * 1000;
 
 const silent: WeightsLogger = { info() {}, warn() {} };
 const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
@@ -78,13 +87,33 @@ const alive = (pid: number) => {
   }
 };
 
-/** Takes `<file>.lock`, waiting while another live process holds it. Returns the release function. */
-async function lock(lockFile: string, logger: WeightsLogger): Promise<() => void> {
+/** When anything was last written for the download `lockFile` guards: the lock itself or the `.part` file. */
+function lastWrite(lockFile: string, partFile: string): number {
+  const times = [lockFile, partFile].map((f) => fs.statSync(f, { throwIfNoEntry: false })?.mtimeMs ?? 0);
+  return Math.max(...times);
+}
+
+/**
+ * Takes `<file>.lock`, waiting while another live process holds it and still writes. A lock left
+ * by a process that died is removed; so is one whose holder has written nothing for `staleMs` (a
+ * pid alone cannot tell: the system may have given a dead holder's pid to another process).
+ * Returns the release function.
+ */
+async function lock(lockFile: string, partFile: string, staleMs: number, logger: WeightsLogger): Promise<() => void> {
   let told = false;
   for (;;) {
     try {
       fs.writeFileSync(lockFile, String(process.pid), { flag: 'wx' });
-      return () => fs.rmSync(lockFile, { force: true });
+      // Only this process's own lock: another may have taken a lock this one held too long.
+      return () => {
+        let holder = '';
+        try {
+          holder = fs.readFileSync(lockFile, 'utf8');
+        } catch {
+          return; // already gone
+        }
+        if (holder === String(process.pid)) fs.rmSync(lockFile, { force: true });
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
@@ -96,6 +125,14 @@ async function lock(lockFile: string, logger: WeightsLogger): Promise<() => void
     }
     if (!Number.isInteger(holder) || !alive(holder)) {
       fs.rmSync(lockFile, { force: true }); // left by a process that died
+      continue;
+    }
+    const idle = Date.now() - lastWrite(lockFile, partFile);
+    if (idle > staleMs) {
+      logger.warn(
+        `weights: ${lockFile} is held by process ${holder}, but nothing has been written for ${Math.round(idle / 1000)} s (that process may have died and its pid been reused, or it hangs); taking the lock over`,
+      );
+      fs.rmSync(lockFile, { force: true });
       continue;
     }
     if (!told) logger.info(`weights: waiting for process ${holder}, which is downloading ${path.basename(lockFile, '.lock')}`);
@@ -176,7 +213,7 @@ export async function fetchWeightsFile(spec: WeightsFileSpec, options: FetchWeig
   }
 
   fs.mkdirSync(cacheDir, { recursive: true });
-  const release = await lock(`${target}.lock`, logger);
+  const release = await lock(`${target}.lock`, `${target}.part`, options.staleLockMs ?? STALE_LOCK_MS, logger);
   try {
     // Another process may have finished it while this one waited.
     const done = await existing(target, spec, 'downloaded by another process', logger);

@@ -81,6 +81,26 @@ function memoryLog() {
 const fetchIt = (extra: Parameters<typeof fetchWeightsFile>[1] = {}) => fetchWeightsFile(spec, { cacheDir, searchDirs: [], baseUrl: base, ...extra });
 
 describe('fetchWeightsFile from a local HTTP server', () => {
+  it('takes over a lock whose holder is alive but has written nothing for staleLockMs (a reused pid, or a hung download), with a warning; a fresh lock is waited for', async () => {
+    fs.mkdirSync(cacheDir, { recursive: true });
+    const lockFile = path.join(cacheDir, `${spec.file}.lock`);
+    // This test's own pid: alive, as a dead holder's reused pid would be.
+    fs.writeFileSync(lockFile, String(process.pid));
+    const waiting = memoryLog();
+    let done = false;
+    const pending = fetchIt({ logger: waiting.logger, staleLockMs: 60_000 }).then((f) => ((done = true), f));
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    expect(done).toBe(false);
+    expect(waiting.lines).toContain(`weights: waiting for process ${process.pid}, which is downloading ${spec.file}`);
+    // An hour without a write: taken over.
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    fs.utimesSync(lockFile, hourAgo, hourAgo);
+    const file = await pending;
+    expect(fs.readFileSync(file).equals(fixture)).toBe(true);
+    expect(waiting.lines.some((l) => l.startsWith(`warn: weights: ${lockFile} is held by process ${process.pid}, but nothing has been written for `) && /for 36\d\d s/.test(l))).toBe(true);
+    expect(fs.readdirSync(cacheDir)).toEqual([spec.file]);
+  });
+
   it('downloads the whole file, verified, into the cache under its own name, with progress; a second run uses the cache without a request', async () => {
     const progress: DownloadProgress[] = [];
     const { lines, logger } = memoryLog();
