@@ -111,10 +111,10 @@ function outShapeDilated(xShape: number[], k: number, p: 'same' | 'valid', chann
 }
 
 describe('registerWasmTrainingKernels', () => {
-  it('registers the four missing kernels plus the MaxPoolGrad, Conv2DBackpropInput, GatherV2, Reverse, Identity, Cast, Mean and FusedBatchNorm replacements once (idempotent)', () => {
+  it('registers the four missing kernels plus the MaxPoolGrad, Conv2DBackpropInput, GatherV2, Reverse, ClipByValue, Identity, Cast, Mean and FusedBatchNorm replacements once (idempotent)', () => {
     const names = [
       'Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput',
-      'UnsortedSegmentSum', 'MaxPoolGrad', 'Conv2DBackpropInput', 'GatherV2', 'Reverse', 'Identity', 'Cast', 'Mean', 'FusedBatchNorm',
+      'UnsortedSegmentSum', 'MaxPoolGrad', 'Conv2DBackpropInput', 'GatherV2', 'Reverse', 'ClipByValue', 'Identity', 'Cast', 'Mean', 'FusedBatchNorm',
     ];
     for (const n of names) expect(tf.getKernel(n, 'wasm'), n).toBeDefined();
     // Already registered by initWasmBackend().
@@ -503,6 +503,16 @@ describe('Reverse on wasm (replacement)', () => {
     const rs = tf.reverse(s);
     expect(rs.dataSync()[0]).toBe(4);
     tf.dispose([s, rs]);
+  });
+});
+
+describe('ClipByValue on wasm (replacement for int32)', () => {
+  it('clips int32 tensors at both bounds like cpu (the stock kernel left values above the maximum), and float32 still like cpu', async () => {
+    await expectSameOnBothBackends('clip int32 and float32', () => [
+      tf.cast(tf.clipByValue(tf.tensor2d([-5, 0, 3, 9, 10, 100, -2147483648, 2147483647], [2, 4], 'int32'), 0, 10), 'float32'),
+      tf.cast(tf.clipByValue(tf.tensor1d([-7, -3, 4], 'int32'), -4, -1), 'float32'),
+      tf.clipByValue(tf.tensor1d([-1.5, 0.25, 2.75, 9]), -1, 2.5),
+    ]);
   });
 });
 

@@ -27,6 +27,7 @@
  *  - MaxPoolGrad (replacement, see `registerWasmTrainingKernels`): argmax scan over the wasm heap in
  *    JS, as the wasm backend's own Slice/Cast/Fill kernels do, matching the cpu backend exactly
  *    (first maximum of each window wins, values <= 0 included).
+ *  - ClipByValue (replacement for int32, which the stock kernel leaves unclipped above the maximum).
  *  - GatherV2, Reverse, Identity, Cast (replacements, for speed): row copies instead of per-element strides;
  *    Identity and same-dtype Cast share the input's buffer (reference-counted) as the cpu backend does.
  * Every intermediate is released with `backend.disposeData`; only the returned TensorInfo survives.
@@ -35,6 +36,7 @@ import {
   Add,
   backend_util,
   Cast,
+  ClipByValue,
   Conv2D,
   Conv2DBackpropFilter,
   Conv2DBackpropInput,
@@ -891,6 +893,35 @@ function reverseRuns<T extends Int32Array | Uint8Array>(ov: T, xv: T, outer: num
 }
 
 // ---------------------------------------------------------------------------------------------
+// ClipByValue (replacement for int32)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * The stock kernel reads int32 tensors with float32 bounds and leaves values above the maximum
+ * unclipped (tfjs-backend-wasm 4.22: clipByValue([-5, 3, 100] int32, 0, 10) gives [0, 3, 100]).
+ * int32 is clipped here in JavaScript, like the cpu backend; float32 goes to the stock kernel.
+ */
+const clipByValueWasm: KernelFunc = (args) => {
+  const { inputs, backend, attrs } = args;
+  const { x } = inputs as { x: TensorInfo };
+  const { clipValueMin, clipValueMax } = attrs as unknown as { clipValueMin: number; clipValueMax: number };
+  if (x.dtype !== 'int32') {
+    const stockClip = stock(ClipByValue);
+    if (stockClip == null) throw new Error('ClipByValue on the wasm backend: the stock kernel is missing');
+    return stockClip.kernelFunc(args);
+  }
+  const b = backend as WasmBackendLike;
+  const out = b.makeOutput([...x.shape], 'int32');
+  const xv = b.typedArrayFromHeap(x) as Int32Array;
+  const ov = b.typedArrayFromHeap(out) as Int32Array;
+  for (let i = 0; i < xv.length; i++) {
+    const v = xv[i];
+    ov[i] = v < clipValueMin ? clipValueMin : v > clipValueMax ? clipValueMax : v;
+  }
+  return out;
+};
+
+// ---------------------------------------------------------------------------------------------
 // Identity and same-dtype Cast (replacements): share the buffer instead of copying it
 // ---------------------------------------------------------------------------------------------
 
@@ -1008,6 +1039,7 @@ export function registerWasmTrainingKernels(): string[] {
   replaceStock(Conv2DBackpropInput, conv2DBackpropInputWasm, registered);
   replaceStock(GatherV2, gatherV2Wasm, registered);
   replaceStock(Reverse, reverseWasm, registered);
+  replaceStock(ClipByValue, clipByValueWasm, registered);
   // Buffer-sharing Identity and same-dtype Cast; the stock kernels are kept for the other cases.
   replaceStock(Identity, identityWasm, registered);
   replaceStock(Cast, castWasm, registered);
