@@ -717,10 +717,9 @@ const fusedBatchNormWasm: KernelFunc = (args) => {
   const { varianceEpsilon } = attrs as unknown as FusedBatchNormAttrs;
   const channels = x.shape[x.shape.length - 1];
   const perChannel = (t: TensorInfo | undefined) => t == null || (t.dtype === 'float32' && util.sizeFromShape(t.shape) === channels);
-  const stockBatchNorm = stock(FusedBatchNorm);
+
   if (x.dtype !== 'float32' || x.shape.length < 2 || ![mean, variance, offset, scale].every(perChannel)) {
-    if (stockBatchNorm == null) throw new Error('FusedBatchNorm on the wasm backend: the stock kernel is missing');
-    return stockBatchNorm.kernelFunc(args);
+    return runStock(FusedBatchNorm, args);
   }
   return withScope(backend, (s) => {
     const vec = (t: TensorInfo) => s.reshape(t, [channels]);
@@ -752,10 +751,8 @@ const gatherV2Wasm: KernelFunc = (args) => {
   const { axis, batchDims } = attrs as unknown as { axis: number; batchDims?: number };
   const parsedAxis = util.parseAxisParam(axis, x.shape)[0];
   const sliceSize = util.sizeFromShape(x.shape.slice(parsedAxis + 1));
-  const stockGather = stock(GatherV2);
-  if ((batchDims ?? 0) !== 0 || x.dtype === 'string' || stockGather == null) {
-    if (stockGather == null) throw new Error('GatherV2 on the wasm backend: the stock kernel is missing');
-    return stockGather.kernelFunc(args);
+  if ((batchDims ?? 0) !== 0 || x.dtype === 'string') {
+    return runStock(GatherV2, args);
   }
   const b = backend as WasmBackendLike;
   const dimSize = x.shape[parsedAxis];
@@ -839,10 +836,8 @@ const reverseWasm: KernelFunc = (args) => {
   const { inputs, backend, attrs } = args;
   const { x } = inputs as { x: TensorInfo };
   const { dims } = attrs as unknown as { dims: number | number[] };
-  const stockReverse = stock(Reverse);
   if (x.dtype === 'string' || x.dtype === 'complex64') {
-    if (stockReverse == null) throw new Error('Reverse on the wasm backend: the stock kernel is missing');
-    return stockReverse.kernelFunc(args);
+    return runStock(Reverse, args);
   }
   const shape = x.shape;
   const axes = x.shape.length === 0 ? [] : util.parseAxisParam(dims, shape).filter((a) => shape[a] > 1);
@@ -906,9 +901,7 @@ const clipByValueWasm: KernelFunc = (args) => {
   const { x } = inputs as { x: TensorInfo };
   const { clipValueMin, clipValueMax } = attrs as unknown as { clipValueMin: number; clipValueMax: number };
   if (x.dtype !== 'int32') {
-    const stockClip = stock(ClipByValue);
-    if (stockClip == null) throw new Error('ClipByValue on the wasm backend: the stock kernel is missing');
-    return stockClip.kernelFunc(args);
+    return runStock(ClipByValue, args);
   }
   const b = backend as WasmBackendLike;
   const out = b.makeOutput([...x.shape], 'int32');
@@ -948,9 +941,7 @@ const castWasm: KernelFunc = (args) => {
   const { x } = args.inputs as { x: TensorInfo };
   const { dtype } = args.attrs as unknown as { dtype: DataType };
   if (dtype === x.dtype && dtype !== 'string') return shareBuffer(args.backend, x);
-  const stockCast = stock(Cast);
-  if (stockCast == null) throw new Error(`Cast on the wasm backend: no stock kernel for ${x.dtype} -> ${dtype}`);
-  return stockCast.kernelFunc(args);
+  return runStock(Cast, args, `no stock kernel for ${x.dtype} -> ${dtype}`);
 };
 
 /**
@@ -967,10 +958,9 @@ const meanWasm: KernelFunc = (args) => {
   const leading = rank >= 2 && axes.length === rank - 1 && [...axes].sort((a, b) => a - b).every((a, i) => a === i);
   const channels = x.shape[rank - 1];
   const rows = util.sizeFromShape(x.shape) / Math.max(1, channels);
-  const stockMean = stock(Mean);
+
   if (!leading || x.dtype !== 'float32' || rows <= 1 || channels === 0) {
-    if (stockMean == null) throw new Error('Mean on the wasm backend: the stock kernel is missing');
-    return stockMean.kernelFunc(args);
+    return runStock(Mean, args);
   }
   const outShape = keepDims ? x.shape.map((d, i) => (i === rank - 1 ? d : 1)) : [channels];
   return withScope(args.backend, (s) => s.reshape(meanOfRows(s, x, rows, channels, rank > 2 ? x.shape[0] : 1), outShape));
@@ -1006,6 +996,13 @@ const stockKernels = new Map<string, KernelConfig>();
 
 function stock(kernelName: string): KernelConfig | undefined {
   return stockKernels.get(kernelName);
+}
+
+/** Runs the package's own kernel for the cases a replacement leaves to it; throws when it is missing. */
+function runStock(kernelName: string, args: Parameters<KernelFunc>[0], missing = 'the stock kernel is missing'): ReturnType<KernelFunc> {
+  const kernel = stock(kernelName);
+  if (kernel == null) throw new Error(`${kernelName} on the wasm backend: ${missing}`);
+  return kernel.kernelFunc(args);
 }
 
 /** Puts `kernelFunc` in place of the package's kernel, keeping the stock one (and its setupFunc) for fallbacks. */
