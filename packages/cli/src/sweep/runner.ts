@@ -273,6 +273,16 @@ async function runLocked(options: SweepRunnerOptions, shouldStop: () => boolean)
     logger.info(`${resume ? 'resuming' : 'starting'} ${record.name} (${records.indexOf(record) + 1}/${records.length})`, { pid: child.pid, ...(options.gpus ? { gpu: options.gpus[slot % options.gpus.length] } : {}) });
     const t0 = Date.now();
     let settled = false;
+    /** Frees the run's slot once, whichever of 'error' and 'exit' comes first; false after that. */
+    const settle = (exitCode: number | null): boolean => {
+      if (settled) return false;
+      settled = true;
+      running.delete(child);
+      slots[slot] = null;
+      rmSync(path.join(dir, '.pid'), { force: true });
+      record.exitCode = exitCode;
+      return true;
+    };
     // A process that could not start (the command missing, no memory for it...) emits 'error'
     // and never 'exit': the run is recorded as failed with the reason, and its slot is freed.
     child.on('error', (err) => {
@@ -280,24 +290,14 @@ async function runLocked(options: SweepRunnerOptions, shouldStop: () => boolean)
         logger.warn(`${record.name}: ${err.message}`);
         return;
       }
-      if (settled) return;
-      settled = true;
-      running.delete(child);
-      slots[slot] = null;
-      rmSync(path.join(dir, '.pid'), { force: true });
-      record.exitCode = null;
+      if (!settle(null)) return;
       record.status = 'failed';
       record.error = `could not start ${JSON.stringify(child.spawnargs[0])}: ${err.message}`;
       logger.error(`failed ${record.name}: ${record.error}`);
       save();
     });
     child.once('exit', (code, signal) => {
-      if (settled) return;
-      settled = true;
-      running.delete(child);
-      slots[slot] = null;
-      rmSync(path.join(dir, '.pid'), { force: true });
-      record.exitCode = code;
+      if (!settle(code)) return;
       const finished = code === 0 && existsSync(runPaths(dir).metrics);
       if (finished) {
         Object.assign(record, summaryOf(dir));
