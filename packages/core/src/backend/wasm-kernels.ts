@@ -717,7 +717,6 @@ const fusedBatchNormWasm: KernelFunc = (args) => {
   const { varianceEpsilon } = attrs as unknown as FusedBatchNormAttrs;
   const channels = x.shape[x.shape.length - 1];
   const perChannel = (t: TensorInfo | undefined) => t == null || (t.dtype === 'float32' && util.sizeFromShape(t.shape) === channels);
-
   if (x.dtype !== 'float32' || x.shape.length < 2 || ![mean, variance, offset, scale].every(perChannel)) {
     return runStock(FusedBatchNorm, args);
   }
@@ -774,7 +773,7 @@ const gatherV2Wasm: KernelFunc = (args) => {
   const xv = b.typedArrayFromHeap(x);
   const ov = b.typedArrayFromHeap(out);
   if (xv.BYTES_PER_ELEMENT === 4) {
-    gatherSlices32(new Int32Array(ov.buffer, ov.byteOffset, ov.length), new Int32Array(xv.buffer, xv.byteOffset, xv.length), idx, outerSize, dimSize, sliceSize);
+    gatherSlices32(asInt32(ov), asInt32(xv), idx, outerSize, dimSize, sliceSize);
   } else {
     gatherSlices8(ov as Uint8Array, xv as Uint8Array, idx, outerSize, dimSize, sliceSize);
   }
@@ -852,7 +851,7 @@ const reverseWasm: KernelFunc = (args) => {
   const xv = b.typedArrayFromHeap(x);
   const ov = b.typedArrayFromHeap(out);
   if (xv.BYTES_PER_ELEMENT === 4) {
-    reverseRuns(new Int32Array(ov.buffer, ov.byteOffset, ov.length), new Int32Array(xv.buffer, xv.byteOffset, xv.length), outer, reversed, run);
+    reverseRuns(asInt32(ov), asInt32(xv), outer, reversed, run);
   } else {
     reverseRuns(ov as Uint8Array, xv as Uint8Array, outer, reversed, run);
   }
@@ -958,7 +957,6 @@ const meanWasm: KernelFunc = (args) => {
   const leading = rank >= 2 && axes.length === rank - 1 && [...axes].sort((a, b) => a - b).every((a, i) => a === i);
   const channels = x.shape[rank - 1];
   const rows = util.sizeFromShape(x.shape) / Math.max(1, channels);
-
   if (!leading || x.dtype !== 'float32' || rows <= 1 || channels === 0) {
     return runStock(Mean, args);
   }
