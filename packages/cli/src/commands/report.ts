@@ -1,15 +1,6 @@
 import path from 'node:path';
-import { parseColorOptions } from '@fermix/plugin-color';
-import { parseCropOptions } from '@fermix/plugin-crop';
-import { parseCutmixOptions, parseMixupCutmixOptions } from '@fermix/plugin-cutmix';
-import { parseDropoutOptions } from '@fermix/plugin-dropout';
-import { parseErasingOptions } from '@fermix/plugin-erasing';
-import { parseFlipOptions } from '@fermix/plugin-flip';
-import { parseLabelSmoothingOptions } from '@fermix/plugin-label-smoothing';
-import { parseMixAugmentOptions } from '@fermix/plugin-mixaugment';
-import { parseMixupOptions } from '@fermix/plugin-mixup';
-import { parseRandAugmentOptions } from '@fermix/plugin-randaugment';
 import { meanStd, plural, reportFolder, ReportError, rowLabel, type PluginDefaults } from '@fermix/report';
+import { builtinPlugins } from '../builtins.js';
 import { UsageError } from './train.js';
 
 export interface ReportCommandOptions {
@@ -19,38 +10,26 @@ export interface ReportCommandOptions {
   compare?: string;
 }
 
-/** The installed plugins' own defaults, for plugin entries that leave alpha or rate out. */
+/**
+ * The built-in plugins' own defaults: each factory's `parseOptions` of nothing gives every option's
+ * default (mixup's and mixaugment's alpha, dropout's rate, and the options that name a variant).
+ */
 function pluginDefaults(): PluginDefaults {
   const options: Record<string, Record<string, unknown>> = {};
-  for (const [name, parse] of Object.entries(OPTION_PARSERS)) {
+  for (const [name, factory] of Object.entries(builtinPlugins)) {
     try {
-      options[name] = parse() as Record<string, unknown>;
+      if (factory.parseOptions) options[name] = factory.parseOptions({}) as Record<string, unknown>;
     } catch {
       // Options without a default (cutmix's alpha...): every option written names the variant.
     }
   }
   return {
-    mixup: { alpha: parseMixupOptions().alpha },
-    mixaugment: { alpha: parseMixAugmentOptions().alpha },
-    dropout: { rate: parseDropoutOptions().rate },
+    mixup: { alpha: options.mixup.alpha as number },
+    mixaugment: { alpha: options.mixaugment.alpha as number },
+    dropout: { rate: options.dropout.rate as number },
     options,
   };
 }
-
-/** The built-in plugins' option parsers: parsing nothing gives every option's default. */
-const OPTION_PARSERS: Record<string, () => unknown> = {
-  mixup: () => parseMixupOptions(),
-  mixaugment: () => parseMixAugmentOptions(),
-  dropout: () => parseDropoutOptions(),
-  flip: () => parseFlipOptions(),
-  cutmix: () => parseCutmixOptions(),
-  'mixup-cutmix': () => parseMixupCutmixOptions(),
-  crop: () => parseCropOptions(),
-  color: () => parseColorOptions(),
-  erasing: () => parseErasingOptions(),
-  randaugment: () => parseRandAugmentOptions(),
-  'label-smoothing': () => parseLabelSmoothingOptions(),
-};
 
 /**
  * `fermix report <folder> [--out dir] [--compare method]`: Tables 2-6 of the paper from the run
